@@ -1,0 +1,54 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { RegistryClient } from '../registry/client.js';
+import { ContentStore } from '../store/content-store.js';
+import { MetadataDb } from '../store/db.js';
+import { ImageRecords } from '../store/image-records.js';
+import { SnapshotStore } from '../store/snapshots.js';
+import { EventBus } from './events/event-bus.js';
+import { ImageService } from './images/image-service.js';
+import { ImageStore } from './images/image-store.js';
+
+export interface EngineConfig {
+  dataRoot: string;
+  execRoot: string;
+  registryMirrors: string[];
+  insecureRegistries: string[];
+  defaultRuntime: string;
+  logLevel: string;
+}
+
+export interface Engine {
+  readonly config: EngineConfig;
+  readonly images: ImageService;
+  readonly events: EventBus;
+  close(): Promise<void>;
+}
+
+export type EngineLog = (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
+
+/** Opens the data root, recovers from any crash, and wires the services. */
+export async function createEngine(config: EngineConfig, log: EngineLog = () => {}): Promise<Engine> {
+  await mkdir(config.dataRoot, { recursive: true, mode: 0o711 });
+  const db = MetadataDb.open(path.join(config.dataRoot, 'berth.db'));
+  const content = new ContentStore(path.join(config.dataRoot, 'content'));
+  const snapshots = new SnapshotStore(path.join(config.dataRoot, 'overlay'));
+  await Promise.all([content.init(), snapshots.init()]);
+  const store = new ImageStore(new ImageRecords(db), content, snapshots);
+  await store.recover((m) => log('warn', m));
+  const registry = new RegistryClient({
+    hosts: { insecure: config.insecureRegistries, mirrors: config.registryMirrors },
+    userAgent: 'berth/0.1.0',
+  });
+  const events = new EventBus();
+  const images = new ImageService(store, registry, events, path.join(config.dataRoot, 'tmp'));
+  return {
+    config,
+    images,
+    events,
+    async close() {
+      await registry.close();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,295 @@
+import type { Readable } from 'node:stream';
+import { BerthError, conflict, invalidArgument } from '../../errors.js';
+import type { RegistryAuth, RegistryClient } from '../../registry/client.js';
+import { hostPlatform, parsePlatform, type ImageConfig } from '../../registry/manifest.js';
+import {
+  familiarString,
+  parseReference,
+  parseRepositoryAndTag,
+  referenceString,
+  repositoryName,
+  withDefaultTag,
+  type Reference,
+} from '../../registry/reference.js';
+import type { ImageRecord } from '../../store/image-records.js';
+import { sha256Digest, type Digest } from '../../util/digest.js';
+import type { EventBus } from '../events/event-bus.js';
+import { type ProgressSink } from '../progress.js';
+import { loadImages, saveImages } from './archive.js';
+import { applyChanges } from './changes.js';
+import { imageMatches, validateFilters, type Filters } from './filters.js';
+import type { ImageStore } from './image-store.js';
+import { ingestLayer } from './layer-ingest.js';
+import { pullImage, registerImage } from './pull.js';
+import { pushImage } from './push.js';
+import { historyOf, inspectOf, shortImageId, summaryOf, type HistoryItem, type ImageInspect, type ImageSummary } from './views.js';
+import { MEDIA_TYPE_DOCKER_LAYER_GZIP, MEDIA_TYPE_OCI_LAYER, MEDIA_TYPE_OCI_LAYER_ZSTD } from '../../registry/manifest.js';
+import { chainIds } from '../../store/layer-tar.js';
+
+export type DeleteResponseItem = { Untagged: string } | { Deleted: string };
+
+/** Whether a container uses an image; containers register this once they exist. */
+export type ImageUsage = (imageId: Digest) => { running: string[]; stopped: string[] };
+
+/**
+ * The one model of images: every front end (API, CLI through the API) calls this service only.
+ */
+export class ImageService {
+  private usage: ImageUsage = () => ({ running: [], stopped: [] });
+
+  constructor(
+    private readonly store: ImageStore,
+    private readonly registry: RegistryClient,
+    private readonly events: EventBus,
+    private readonly tmpRoot: string,
+  ) {}
+
+  setUsage(usage: ImageUsage): void {
+    this.usage = usage;
+  }
+
+  count(): number {
+    return this.store.records.listImages().length;
+  }
+
+  async diskUsage(): Promise<number> {
+    return this.store.records.listLayers().reduce((n, l) => n + l.size, 0);
+  }
+
+  get(name: string): ImageRecord {
+    return this.store.resolve(name);
+  }
+
+  config(img: ImageRecord): ImageConfig {
+    return JSON.parse(img.config) as ImageConfig;
+  }
+
+  list(opts: { all?: boolean; filters?: Filters } = {}): ImageSummary[] {
+    const filters = opts.filters ?? new Map();
+    validateFilters(filters);
+    return this.store.records
+      .listImages()
+      .filter((img) => imageMatches(this.store, img, filters))
+      .map((img) => summaryOf(this.store, img))
+      .sort((a, b) => b.Created - a.Created);
+  }
+
+  inspect(name: string): ImageInspect {
+    return inspectOf(this.store, this.store.resolve(name));
+  }
+
+  history(name: string): HistoryItem[] {
+    return historyOf(this.store, this.store.resolve(name));
+  }
+
+  /** POST /images/create?fromImage=&tag=: `tag` may be a tag or a digest, as the docker CLI sends either. */
+  async pull(
+    fromImage: string,
+    tag: string | undefined,
+    opts: { platform?: string; auth?: RegistryAuth; onProgress: ProgressSink; signal?: AbortSignal },
+  ): Promise<ImageRecord> {
+    const ref = withDefaultTag(parseRepositoryAndTag(fromImage, tag || undefined));
+    const platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
+    const { image } = await pullImage(this.store, this.registry, ref, {
+      auth: opts.auth,
+      platform,
+      onProgress: opts.onProgress,
+      signal: opts.signal,
+    });
+    this.events.publish('image', 'pull', familiarString(ref), { name: familiarString(ref) });
+    return image;
+  }
+
+  /** POST /images/{name}/push?tag=: with no tag, every tag of the repository is pushed. */
+  async push(name: string, tag: string | undefined, opts: { auth?: RegistryAuth; onProgress: ProgressSink; signal?: AbortSignal }): Promise<void> {
+    const base = parseReference(name);
+    if (base.digest) throw invalidArgument('cannot push a digest reference');
+    const repo = repositoryName(base);
+    let refs: Reference[];
+    if (tag || base.tag) {
+      refs = [{ ...base, tag: tag || base.tag }];
+    } else {
+      refs = this.store.records
+        .allTags()
+        .map((t) => parseReference(t.name))
+        .filter((r) => repositoryName(r) === repo);
+      if (refs.length === 0) throw new BerthError('not_found', `An image does not exist locally with the tag: ${familiarString(base)}`);
+    }
+    opts.onProgress({ status: `The push refers to repository [${repo}]` });
+    for (const ref of refs) {
+      const id = this.store.records.resolveTag(referenceString(ref));
+      if (!id) throw new BerthError('not_found', `An image does not exist locally with the tag: ${familiarString(ref)}`);
+      const image = this.store.records.getImage(id)!;
+      await pushImage(this.store, this.registry, ref, image, opts);
+      this.events.publish('image', 'push', familiarString(ref), { name: familiarString(ref) });
+    }
+  }
+
+  tag(source: string, repo: string, tag: string | undefined): void {
+    const image = this.store.resolve(source);
+    const ref = parseRepositoryAndTag(repo, tag || undefined);
+    if (ref.digest) throw invalidArgument('refusing to create a tag with a digest reference');
+    const full = withDefaultTag(ref);
+    this.store.records.tag(referenceString(full), image.id);
+    this.store.records.updateImageDoc(image.id, { ...image.doc, lastTagTime: new Date().toISOString() });
+    this.events.publish('image', 'tag', image.id, { name: familiarString(full) });
+  }
+
+  /** Docker's image delete: untag by name, delete by ID, and remove the layers that nothing else uses. */
+  async remove(name: string, opts: { force?: boolean; noprune?: boolean } = {}): Promise<DeleteResponseItem[]> {
+    const image = this.store.resolve(name);
+    const out: DeleteResponseItem[] = [];
+    const byRef = this.refOf(name, image.id);
+    const users = this.usage(image.id);
+    if (byRef && !byRef.digest) {
+      const full = referenceString(withDefaultTag(byRef));
+      const remainingTags = this.store.records.tagsOf(image.id).filter((t) => t !== full);
+      if (remainingTags.length === 0) this.checkUsers(image.id, users, opts.force);
+      this.store.records.untag(full);
+      out.push({ Untagged: familiarString(withDefaultTag(byRef)) });
+      this.events.publish('image', 'untag', image.id, { name: image.id });
+      if (remainingTags.length > 0) return out;
+    } else if (byRef?.digest) {
+      const remainingTags = this.store.records.tagsOf(image.id);
+      if (remainingTags.length > 0) {
+        this.store.records.removeDigestsOf(image.id, repositoryName(byRef));
+        out.push({ Untagged: familiarString(byRef) });
+        return out;
+      }
+      this.checkUsers(image.id, users, opts.force);
+    } else {
+      const repos = new Set(this.store.records.tagsOf(image.id).map((t) => repositoryName(parseReference(t))));
+      if (repos.size > 1 && !opts.force) {
+        throw conflict(
+          `conflict: unable to delete ${shortImageId(image.id)} (must be forced) - image is referenced in multiple repositories`,
+        );
+      }
+      this.checkUsers(image.id, users, opts.force);
+      for (const t of this.store.records.tagsOf(image.id)) {
+        this.store.records.untag(t);
+        out.push({ Untagged: familiarString(parseReference(t)) });
+        this.events.publish('image', 'untag', image.id, { name: image.id });
+      }
+    }
+    for (const d of this.store.records.digestsOf(image.id)) out.push({ Untagged: `${familiarString(parseReference(d.repo))}@${d.digest}` });
+    const layersBefore = new Set(this.store.records.listLayers().map((l) => l.chainId));
+    await this.store.deleteImage(image.id);
+    out.push({ Deleted: image.id });
+    const layersAfter = new Set(this.store.records.listLayers().map((l) => l.chainId));
+    for (const c of [...image.layers].reverse()) if (layersBefore.has(c) && !layersAfter.has(c)) out.push({ Deleted: c });
+    this.events.publish('image', 'delete', image.id, { name: image.id });
+    return out;
+  }
+
+  private refOf(name: string, id: Digest): Reference | undefined {
+    let ref: Reference;
+    try {
+      ref = parseReference(name);
+    } catch {
+      return undefined;
+    }
+    return this.store.resolveReference(ref) === id ? ref : undefined;
+  }
+
+  private checkUsers(id: Digest, users: { running: string[]; stopped: string[] }, force?: boolean): void {
+    const short = shortImageId(id);
+    if (users.running.length) {
+      throw conflict(`conflict: unable to delete ${short} (cannot be forced) - image is being used by running container ${users.running[0].slice(0, 12)}`);
+    }
+    if (users.stopped.length && !force) {
+      throw conflict(`conflict: unable to delete ${short} (must be forced) - image is being used by stopped container ${users.stopped[0].slice(0, 12)}`);
+    }
+  }
+
+  async prune(opts: { all?: boolean; filters?: Filters }): Promise<{ ImagesDeleted: DeleteResponseItem[]; SpaceReclaimed: number }> {
+    const filters = new Map(opts.filters ?? []);
+    const dangling = filters.get('dangling');
+    filters.delete('dangling');
+    validateFilters(filters, new Set(['until', 'label', 'label!']));
+    const onlyDangling = dangling?.length ? !['false', '0'].includes(dangling[0].toLowerCase()) : !opts.all;
+    const deleted: DeleteResponseItem[] = [];
+    let reclaimed = 0;
+    for (const img of this.store.records.listImages()) {
+      if (onlyDangling && this.store.records.tagsOf(img.id).length > 0) continue;
+      const users = this.usage(img.id);
+      if (users.running.length || users.stopped.length) continue;
+      if (!imageMatches(this.store, img, filters)) continue;
+      const before = await this.diskUsage();
+      const items = await this.remove(img.id, { force: true });
+      reclaimed += before - (await this.diskUsage());
+      deleted.push(...items);
+    }
+    this.events.publish('image', 'prune', '', { reclaimed: String(reclaimed) });
+    return { ImagesDeleted: deleted, SpaceReclaimed: reclaimed };
+  }
+
+  save(names: string[]): Readable {
+    if (names.length === 0) throw invalidArgument('no image names given');
+    const stream = saveImages(this.store, names);
+    for (const n of names) this.events.publish('image', 'save', this.store.resolve(n).id, { name: n });
+    return stream;
+  }
+
+  async load(source: Readable, opts: { quiet: boolean; onProgress: ProgressSink }): Promise<string[]> {
+    const { loaded } = await loadImages(this.store, this.tmpRoot, source, opts);
+    for (const l of loaded) this.events.publish('image', 'load', l.replace(/^Loaded image( ID)?: /, ''), {});
+    return loaded;
+  }
+
+  /** POST /images/create?fromSrc=: a root filesystem tarball becomes a one-layer image. */
+  async import(
+    source: Readable,
+    opts: { repo?: string; tag?: string; message?: string; changes?: string[]; platform?: string; sourceName: string; onProgress: ProgressSink },
+  ): Promise<Digest> {
+    const target = opts.repo ? withDefaultTag(parseRepositoryAndTag(opts.repo, opts.tag || undefined)) : undefined;
+    if (target?.digest) throw invalidArgument('cannot import to a digest reference');
+    const platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
+    let compression: 'gzip' | 'zstd' | 'none' = 'none';
+    const got = await ingestLayer(this.store.content, this.store.snapshots, source, {
+      compression: 'auto',
+      keepBlob: true,
+      onCompression: (c) => (compression = c),
+    });
+    const [chainId] = chainIds([got.diffId]);
+    const created = new Date().toISOString();
+    const containerConfig = applyChanges({}, opts.changes ?? []);
+    const config = {
+      architecture: platform.architecture,
+      os: platform.os,
+      ...(platform.variant ? { variant: platform.variant } : {}),
+      created,
+      config: containerConfig,
+      rootfs: { type: 'layers', diff_ids: [got.diffId] },
+      history: [{ created, created_by: '', comment: opts.message || `Imported from ${opts.sourceName}` }],
+    };
+    const raw = JSON.stringify(config);
+    const id = sha256Digest(raw);
+    const existing = this.store.records.getLayer(chainId);
+    if (existing && (await this.store.snapshots.has(chainId))) await got.abort();
+    else await got.commit(chainId);
+    const mediaType = { none: MEDIA_TYPE_OCI_LAYER, gzip: MEDIA_TYPE_DOCKER_LAYER_GZIP, zstd: MEDIA_TYPE_OCI_LAYER_ZSTD }[compression];
+    registerImage(this.store, {
+      id,
+      rawConfig: raw,
+      config: config as unknown as ImageConfig,
+      layers: [
+        existing ?? {
+          chainId,
+          diffId: got.diffId,
+          parent: null,
+          size: got.size,
+          diffSize: got.diffSize,
+          blobDigest: got.blobDigest,
+          blobMediaType: mediaType,
+          blobSize: got.blobSize,
+          createdAt: Date.now(),
+        },
+      ],
+      doc: opts.message ? { comment: opts.message } : {},
+    });
+    if (target) this.store.records.tag(referenceString(target), id);
+    opts.onProgress({ status: id });
+    this.events.publish('image', 'import', id, {});
+    return id;
+  }
+}
