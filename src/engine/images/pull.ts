@@ -53,8 +53,9 @@ export async function pullImage(
   opts: PullOptions,
 ): Promise<{ image: ImageRecord; upToDate: boolean }> {
   const progress = opts.onProgress;
-  progress({ status: `Pulling from ${ref.path}`, id: ref.digest ?? ref.tag ?? 'latest' });
+  // Resolve before the first message, so a missing image is an HTTP error rather than a broken stream.
   const resolved = await registry.resolve(ref, { auth: opts.auth, platform: opts.platform });
+  progress({ status: `Pulling from ${ref.path}`, id: ref.digest ?? ref.tag ?? 'latest' });
   const config = resolved.config;
   const diffIds = config.rootfs.diff_ids as Digest[];
   const layers = resolved.manifest.layers;
