@@ -23,6 +23,7 @@ const SERVICE = 'berth-test-registry';
 const ISSUER = 'berth-test-issuer';
 const USER = 'bob';
 const PASSWORD = 'token pass';
+const REFRESH_TOKEN = 'refresh-me';
 
 const b64url = (b: Buffer | string): string => Buffer.from(b).toString('base64url');
 
@@ -35,11 +36,19 @@ interface TokenServer {
 async function startTokenServer(keyPem: string, certDerB64: string): Promise<TokenServer> {
   const requests: URL[] = [];
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    let form = '';
+    req.on('data', (d: Buffer) => (form += d.toString()));
+    req.on('end', () => answer(req, res, new URLSearchParams(form)));
+  });
+  const answer = (req: IncomingMessage, res: ServerResponse, form: URLSearchParams): void => {
     const url = new URL(req.url ?? '/', 'http://token.local');
     requests.push(url);
     const expected = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
-    const authed = req.headers.authorization === expected;
-    if (req.headers.authorization && !authed) {
+    // OAuth2-style POST: a refresh token stands for the user; scopes come space-separated.
+    const viaRefresh = req.method === 'POST' && form.get('grant_type') === 'refresh_token' && form.get('refresh_token') === REFRESH_TOKEN;
+    if (req.method === 'POST') for (const s of (form.get('scope') ?? '').split(' ')) if (s) url.searchParams.append('scope', s);
+    const authed = viaRefresh || req.headers.authorization === expected;
+    if ((req.headers.authorization && !authed) || (req.method === 'POST' && !viaRefresh)) {
       res.writeHead(401, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ details: 'incorrect username or password' }));
       return;
@@ -56,9 +65,12 @@ async function startTokenServer(keyPem: string, certDerB64: string): Promise<Tok
     const claims = { iss: ISSUER, sub: authed ? USER : '', aud: SERVICE, exp: now + 300, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access };
     const signingInput = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
     const signature = createSign('RSA-SHA256').update(signingInput).sign(keyPem);
+    const token = `${signingInput}.${b64url(signature)}`;
+    const answerBody: Record<string, unknown> = req.method === 'POST' ? { access_token: token, expires_in: 300 } : { token, expires_in: 300, issued_at: new Date().toISOString() };
+    if (authed && url.searchParams.get('offline_token') === 'true') answerBody['refresh_token'] = REFRESH_TOKEN;
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ token: `${signingInput}.${b64url(signature)}`, expires_in: 300, issued_at: new Date().toISOString() }));
-  });
+    res.end(JSON.stringify(answerBody));
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
@@ -142,8 +154,25 @@ describe('RegistryClient with bearer token auth', () => {
     await assert.rejects(client.resolve(ref, { auth: { username: USER, password: 'wrong' } }), isBerthError('unauthorized'));
   });
 
+  it('pulls with an identity token (refresh token POST)', async () => {
+    const fresh = new RegistryClient({ hosts: { insecure: [], mirrors: [] } });
+    try {
+      const before = tokens.requests.length;
+      const resolved = await fresh.resolve(parseReference(`${reg.host}/tok/app:1`), { auth: { identitytoken: REFRESH_TOKEN } });
+      assert.equal(resolved.ref.path, 'tok/app');
+      assert.ok(tokens.requests.length > before);
+      await assert.rejects(
+        fresh.resolve(parseReference(`${reg.host}/tok/app:1`), { auth: { identitytoken: 'stale' } }),
+        isBerthError('unauthorized'),
+      );
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('logs in through the token server', async () => {
-    assert.equal((await client.login(reg.host, { username: USER, password: PASSWORD })).status, 'Login Succeeded');
+    const login = await client.login(reg.host, { username: USER, password: PASSWORD });
+    assert.deepEqual(login, { status: 'Login Succeeded', identityToken: REFRESH_TOKEN });
     await assert.rejects(client.login(reg.host, { username: USER, password: 'wrong' }), isBerthError('unauthorized'));
   });
 });
