@@ -58,7 +58,8 @@ async function waitForPing(d: Daemon): Promise<void> {
   for (let i = 0; i < 500; i++) {
     if (exitedEarly) throw new Error(`berthd exited during start-up: ${d.stderr()}`);
     try {
-      if ((await request('GET', '/_ping')).status === 200) return;
+      // The socket answers a moment before berthd has secured it and logged that it is ready.
+      if ((await request('GET', '/_ping')).status === 200 && d.stderr().includes('API listen on')) return;
     } catch {
       // not listening yet
     }
