@@ -1,0 +1,13 @@
+/** Every route berthd serves, in one router. */
+import type { Engine } from '../engine/engine.js';
+import type { DaemonFacts } from '../engine/system/system-info.js';
+import { Router } from './router.js';
+import { registerImageRoutes } from './routes/images.js';
+import { registerSystemRoutes } from './routes/system.js';
+
+export function buildRouter(engine: Engine, daemon: DaemonFacts): Router {
+  const router = new Router();
+  registerSystemRoutes(router, engine, daemon);
+  registerImageRoutes(router, engine);
+  return router;
+}
