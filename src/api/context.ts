@@ -45,6 +45,8 @@ export interface RequestContext {
   sendStatus(status: number): void;
   /** Starts a JSON progress stream (status 200 sent now); errors after this go in-band. */
   jsonStream(): JsonMessageStream;
+  /** The progress stream, if the handler started one. */
+  readonly activeStream: JsonMessageStream | undefined;
 }
 
 export type Handler = (ctx: RequestContext) => Promise<void> | void;

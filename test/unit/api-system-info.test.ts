@@ -14,7 +14,7 @@ function fakeEngine(dataRoot: string): Engine {
     config: { dataRoot, execRoot: '/run/x', registryMirrors: ['http://127.0.0.1:5000/'], insecureRegistries: ['reg.local:5000', '10.1.0.0/16'], defaultRuntime: 'crun', logLevel: 'info' },
     images: { count: () => 7, diskUsage: async () => 0 },
     close: async () => {},
-  };
+  } as unknown as Engine;
 }
 
 test('os-release parsing handles quotes', () => {

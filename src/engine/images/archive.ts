@@ -6,14 +6,10 @@ import { pipeline } from 'node:stream/promises';
 import tarStream from 'tar-stream';
 import { BerthError, invalidArgument } from '../../errors.js';
 import {
-  MEDIA_TYPE_DOCKER_LAYER_GZIP,
-  MEDIA_TYPE_OCI_CONFIG,
-  MEDIA_TYPE_OCI_INDEX,
-  MEDIA_TYPE_OCI_LAYER,
-  MEDIA_TYPE_OCI_LAYER_ZSTD,
-  MEDIA_TYPE_OCI_MANIFEST,
+
   parseImageConfig,
   parseManifestOrIndex,
+  MediaType,
 } from '../../registry/manifest.js';
 import { familiarString, parseReference, referenceString, withDefaultTag } from '../../registry/reference.js';
 import type { ImageRecord, LayerRecord } from '../../store/image-records.js';
@@ -28,9 +24,9 @@ import { registerImage } from './pull.js';
 const blobPath = (d: Digest): string => `blobs/sha256/${digestHex(d)}`;
 
 const mediaTypeFor: Record<Compression, string> = {
-  none: MEDIA_TYPE_OCI_LAYER,
-  gzip: MEDIA_TYPE_DOCKER_LAYER_GZIP,
-  zstd: MEDIA_TYPE_OCI_LAYER_ZSTD,
+  none: MediaType.OciLayer,
+  gzip: MediaType.DockerLayerGzip,
+  zstd: MediaType.OciLayerZstd,
 };
 
 interface SaveItem {
@@ -110,9 +106,9 @@ async function writeSave(store: ImageStore, pack: tarStream.Pack, items: SaveIte
     const manifest = Buffer.from(
       JSON.stringify({
         schemaVersion: 2,
-        mediaType: MEDIA_TYPE_OCI_MANIFEST,
-        config: { mediaType: MEDIA_TYPE_OCI_CONFIG, digest: image.id, size: Buffer.byteLength(image.config) },
-        layers: layers.map((l) => ({ mediaType: MEDIA_TYPE_OCI_LAYER, digest: l.diffId, size: l.diffSize })),
+        mediaType: MediaType.OciManifest,
+        config: { mediaType: MediaType.OciConfig, digest: image.id, size: Buffer.byteLength(image.config) },
+        layers: layers.map((l) => ({ mediaType: MediaType.OciLayer, digest: l.diffId, size: l.diffSize })),
       }),
     );
     const manifestDigest = sha256Digest(manifest);
@@ -120,7 +116,7 @@ async function writeSave(store: ImageStore, pack: tarStream.Pack, items: SaveIte
       written.add(manifestDigest);
       await addEntry(pack, blobPath(manifestDigest), manifest);
     }
-    const desc = { mediaType: MEDIA_TYPE_OCI_MANIFEST, digest: manifestDigest, size: manifest.length };
+    const desc = { mediaType: MediaType.OciManifest, digest: manifestDigest, size: manifest.length };
     if (names.length === 0) indexEntries.push(desc);
     for (const full of names) {
       const ref = parseReference(full);
@@ -138,7 +134,7 @@ async function writeSave(store: ImageStore, pack: tarStream.Pack, items: SaveIte
       Layers: layers.map((l) => blobPath(l.diffId)),
     });
   }
-  await addEntry(pack, 'index.json', JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPE_OCI_INDEX, manifests: indexEntries }));
+  await addEntry(pack, 'index.json', JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: indexEntries }));
   await addEntry(pack, 'manifest.json', JSON.stringify(legacy));
   await addEntry(pack, 'oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   if (Object.keys(repositories).length) await addEntry(pack, 'repositories', JSON.stringify(repositories));

@@ -63,9 +63,9 @@ export function imageMatches(store: ImageStore, img: ImageRecord, filters: Filte
   }
   const labels = imageConfig(img).config?.Labels;
   const label = filters.get('label');
-  if (label?.length && !labelsMatch(labels, label)) return false;
+  if (label?.length && !labelsMatch(labels ?? undefined, label)) return false;
   const notLabel = filters.get('label!');
-  if (notLabel?.length && notLabel.some((l) => labelsMatch(labels, [l]))) return false;
+  if (notLabel?.length && notLabel.some((l) => labelsMatch(labels ?? undefined, [l]))) return false;
   const refs = filters.get('reference');
   if (refs?.length) {
     const names = tags.flatMap((t) => [t, t.slice(0, t.lastIndexOf(':'))]);

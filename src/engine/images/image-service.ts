@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { BerthError, conflict, invalidArgument } from '../../errors.js';
 import type { RegistryAuth, RegistryClient } from '../../registry/client.js';
-import { hostPlatform, parsePlatform, type ImageConfig } from '../../registry/manifest.js';
+import { MediaType, hostPlatform, parsePlatform, type ImageConfig } from '../../registry/manifest.js';
 import {
   familiarString,
   parseReference,
@@ -23,7 +23,6 @@ import { ingestLayer } from './layer-ingest.js';
 import { pullImage, registerImage } from './pull.js';
 import { pushImage } from './push.js';
 import { historyOf, inspectOf, shortImageId, summaryOf, type HistoryItem, type ImageInspect, type ImageSummary } from './views.js';
-import { MEDIA_TYPE_DOCKER_LAYER_GZIP, MEDIA_TYPE_OCI_LAYER, MEDIA_TYPE_OCI_LAYER_ZSTD } from '../../registry/manifest.js';
 import { chainIds } from '../../store/layer-tar.js';
 
 export type DeleteResponseItem = { Untagged: string } | { Deleted: string };
@@ -54,6 +53,11 @@ export class ImageService {
 
   async diskUsage(): Promise<number> {
     return this.store.records.listLayers().reduce((n, l) => n + l.size, 0);
+  }
+
+  /** POST /auth: checks credentials against the registry; the client keeps them. */
+  login(auth: RegistryAuth & { serveraddress?: string }): Promise<{ status: string; identityToken?: string }> {
+    return this.registry.login(auth.serveraddress || 'https://index.docker.io/v1/', auth);
   }
 
   get(name: string): ImageRecord {
@@ -267,7 +271,7 @@ export class ImageService {
     const existing = this.store.records.getLayer(chainId);
     if (existing && (await this.store.snapshots.has(chainId))) await got.abort();
     else await got.commit(chainId);
-    const mediaType = { none: MEDIA_TYPE_OCI_LAYER, gzip: MEDIA_TYPE_DOCKER_LAYER_GZIP, zstd: MEDIA_TYPE_OCI_LAYER_ZSTD }[compression];
+    const mediaType = { none: MediaType.OciLayer, gzip: MediaType.DockerLayerGzip, zstd: MediaType.OciLayerZstd }[compression];
     registerImage(this.store, {
       id,
       rawConfig: raw,

@@ -1,16 +1,12 @@
 import { BerthError } from '../../errors.js';
 import type { RegistryAuth, RegistryClient } from '../../registry/client.js';
 import {
-  MEDIA_TYPE_DOCKER_CONFIG,
-  MEDIA_TYPE_DOCKER_LAYER_GZIP,
-  MEDIA_TYPE_DOCKER_MANIFEST,
-  MEDIA_TYPE_OCI_CONFIG,
-  MEDIA_TYPE_OCI_LAYER_GZIP,
-  MEDIA_TYPE_OCI_LAYER_ZSTD,
-  MEDIA_TYPE_OCI_MANIFEST,
+
+
   layerCompression,
   parseManifestOrIndex,
   type Descriptor,
+  MediaType,
 } from '../../registry/manifest.js';
 import { repositoryName, type Reference } from '../../registry/reference.js';
 import type { ImageRecord, LayerRecord } from '../../store/image-records.js';
@@ -72,8 +68,8 @@ async function ensureCompressedBlob(store: ImageStore, layer: LayerRecord): Prom
     throw e;
   });
   const { digest, size } = await w.commit();
-  store.records.setLayerBlob(layer.chainId, digest, MEDIA_TYPE_DOCKER_LAYER_GZIP, size);
-  return { ...layer, blobDigest: digest, blobMediaType: MEDIA_TYPE_DOCKER_LAYER_GZIP, blobSize: size };
+  store.records.setLayerBlob(layer.chainId, digest, MediaType.DockerLayerGzip, size);
+  return { ...layer, blobDigest: digest, blobMediaType: MediaType.DockerLayerGzip, blobSize: size };
 }
 
 async function buildManifest(store: ImageStore, image: ImageRecord, layers: LayerRecord[]): Promise<PushPlan> {
@@ -83,17 +79,17 @@ async function buildManifest(store: ImageStore, image: ImageRecord, layers: Laye
   const descs: Descriptor[] = ready.map((l) => ({
     mediaType: oci
       ? layerCompression(l.blobMediaType ?? '') === 'zstd'
-        ? MEDIA_TYPE_OCI_LAYER_ZSTD
-        : MEDIA_TYPE_OCI_LAYER_GZIP
-      : MEDIA_TYPE_DOCKER_LAYER_GZIP,
+        ? MediaType.OciLayerZstd
+        : MediaType.OciLayerGzip
+      : MediaType.DockerLayerGzip,
     size: l.blobSize ?? 0,
     digest: l.blobDigest as Digest,
   }));
   const configBytes = Buffer.byteLength(image.config, 'utf8');
   const manifest = {
     schemaVersion: 2,
-    mediaType: oci ? MEDIA_TYPE_OCI_MANIFEST : MEDIA_TYPE_DOCKER_MANIFEST,
-    config: { mediaType: oci ? MEDIA_TYPE_OCI_CONFIG : MEDIA_TYPE_DOCKER_CONFIG, size: configBytes, digest: image.id },
+    mediaType: oci ? MediaType.OciManifest : MediaType.DockerManifest,
+    config: { mediaType: oci ? MediaType.OciConfig : MediaType.DockerConfig, size: configBytes, digest: image.id },
     layers: descs,
   };
   return {
