@@ -200,7 +200,9 @@ export function comparePaths(a: string, b: string): number {
 /** A deterministic tar of the given entries (see comparePaths for the order). */
 export async function buildLayerTar(spec: LayerSpec): Promise<Buffer> {
   const files = typeof spec === 'string' ? await specFromDir(spec) : spec;
-  const paths = [...files.keys()].sort(comparePaths);
+  const entries = [...files].flatMap(([path, spec]) => entriesFromSpec(path, spec));
+  const key = (e: TarEntry): string => e.header.name.replace(/\/$/, '');
+  entries.sort((a, b) => comparePaths(key(a), key(b)));
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   const done = new Promise<Buffer>((resolve, reject) => {
@@ -208,12 +210,10 @@ export async function buildLayerTar(spec: LayerSpec): Promise<Buffer> {
     pack.on('end', () => resolve(Buffer.concat(chunks)));
     pack.on('error', reject);
   });
-  for (const path of paths) {
-    for (const e of entriesFromSpec(path, files.get(path) as FileSpec)) {
-      await new Promise<void>((resolve, reject) => {
-        pack.entry(e.header, e.content ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
-      });
-    }
+  for (const e of entries) {
+    await new Promise<void>((resolve, reject) => {
+      pack.entry(e.header, e.content ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
+    });
   }
   pack.finalize();
   return done;
