@@ -3,7 +3,7 @@
  * berthd and Debian's dockerd in the same run. Prints median/min per engine, the ratio
  * dockerd/berthd (above 1 means berthd is faster) and berthd's idle RSS before and after.
  *
- *   node dist/bench/pull.js [--runs N] [--only berthd|dockerd] [--json]
+ *   node dist/bench/pull.js [--runs N] [--only berthd|dockerd] [--berthd PATH/bin/berthd] [--json]
  */
 import { parseArgs } from 'node:util';
 import { pushImageRaw } from '../test/support/oci-build.js';
@@ -27,24 +27,25 @@ const say = (msg: string): void => {
 };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function parseOptions(): { runs: number; only?: EngineName; json: boolean } {
+function parseOptions(): { runs: number; only?: EngineName; berthd?: string; json: boolean } {
   const { values } = parseArgs({
     options: {
       runs: { type: 'string', default: '5' },
       only: { type: 'string' },
+      berthd: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    process.stdout.write('usage: node dist/bench/pull.js [--runs N] [--only berthd|dockerd] [--json]\n');
+    process.stdout.write('usage: node dist/bench/pull.js [--runs N] [--only berthd|dockerd] [--berthd PATH/bin/berthd] [--json]\n');
     process.exit(0);
   }
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${values.runs}`);
   const only = values.only;
   if (only !== undefined && only !== 'berthd' && only !== 'dockerd') throw new Error(`--only must be berthd or dockerd, got ${only}`);
-  return { runs, only, json: values.json ?? false };
+  return { runs, only, berthd: values.berthd, json: values.json ?? false };
 }
 
 /** One timed pull; the image is removed first so every run downloads and unpacks everything. */
@@ -105,13 +106,13 @@ async function main(): Promise<void> {
     const wanted: EngineName[] = opts.only ? [opts.only] : ['dockerd', 'berthd'];
     for (const name of wanted) {
       if (name === 'berthd') {
-        const missing = berthdMissing();
+        const missing = berthdMissing(opts.berthd);
         if (missing) {
           results.push({ name, times: [], skipped: `not run: ${missing}` });
           continue;
         }
         try {
-          const e = await startBerthd();
+          const e = await startBerthd({ binary: opts.berthd });
           engines.push(e);
           results.push({ name, times: [] });
           await sleep(1000);

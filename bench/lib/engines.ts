@@ -13,7 +13,6 @@ import { promisify } from 'node:util';
 import {
   BERTHD_BIN,
   type CliResult,
-  REPO_ROOT,
   pingSocket,
   processesUsing,
   runCli,
@@ -54,15 +53,16 @@ export function docker(engine: Pick<BenchEngine, 'env'>, args: string[], opts: {
 }
 
 /** Why berthd cannot run from this checkout, or undefined when it can. */
-export function berthdMissing(): string | undefined {
-  const main = join(REPO_ROOT, 'dist/src/daemon/main.js');
-  if (!existsSync(BERTHD_BIN)) return `${BERTHD_BIN} is missing`;
+export function berthdMissing(binary: string = BERTHD_BIN): string | undefined {
+  const main = join(binary, '../../dist/src/daemon/main.js');
+  if (!existsSync(binary)) return `${binary} is missing`;
   if (!existsSync(main)) return `${main} is missing (berthd not built or not merged yet)`;
   return undefined;
 }
 
-export async function startBerthd(opts: { args?: string[]; mirrors?: string[] } = {}): Promise<BenchEngine> {
-  const missing = berthdMissing();
+/** `binary`: another checkout's bin/berthd (to compare branches); default this checkout's. */
+export async function startBerthd(opts: { args?: string[]; mirrors?: string[]; binary?: string } = {}): Promise<BenchEngine> {
+  const missing = berthdMissing(opts.binary);
   if (missing) throw new Error(`berthd unavailable: ${missing}`);
   const d = await startDaemon({ ...opts, startTimeoutMs: 15_000 });
   return {
