@@ -376,7 +376,7 @@ export async function pushBlobRaw(registryUrl: string, repo: string, digest: Dig
   url.searchParams.set('digest', digest);
   const put = await fetch(url, {
     method: 'PUT',
-    headers: { ...authHeaders(auth), 'content-type': 'application/octet-stream', 'content-length': String(data.length) },
+    headers: { ...authHeaders(auth), 'content-type': 'application/octet-stream' },
     body: data,
   });
   await expectStatus(put, [201], `upload of ${digest}`);

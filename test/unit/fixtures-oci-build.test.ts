@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, it, before, after } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import tar from 'tar-stream';
+import { getGlobalDispatcher } from 'undici';
 import { decompress as zstdDecompress } from 'zstd-napi';
 import { sha256Digest } from '../../src/util/digest.js';
 import {
@@ -238,6 +239,9 @@ function fakeRegistry(): { server: Server; blobs: Map<string, Buffer>; manifests
 }
 
 describe('raw push', () => {
+  // The registry fixture uses undici 7, whose Agent then serves Node's fetch too and is stricter
+  // (it rejected a hand-set content-length): push under the same conditions.
+  getGlobalDispatcher();
   const reg = fakeRegistry();
   let url = '';
   before(async () => {
