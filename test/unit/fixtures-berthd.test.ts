@@ -65,7 +65,7 @@ describe('startDaemon with a fake berthd', () => {
     await assert.rejects(startDaemon({ binary: fake, args: ['--fail-now'] }), /exited \(code 3.*\n.*fatal: bad flag/s);
   });
 
-  it('kill9 leaves the data root for a restart; stop kills leftover monitors and unmounts', async () => {
+  it('kill9 leaves the data root for a restart; stop kills leftover monitors and unmounts', { skip: process.getuid?.() !== 0 && 'needs root to mount' }, async () => {
     const d1 = await startDaemon({ binary: fake, args: ['--spawn-monitor'] });
     const monitorPid = Number(readFileSync(join(d1.execRoot, 'monitor.pid'), 'utf8'));
     assert.ok(alive(monitorPid));
