@@ -28,7 +28,8 @@ export class ConnectionError extends BerthError {
   }
 }
 
-export type Query = Record<string, string | number | boolean | undefined | null>;
+/** Query values; arrays repeat the key (names=a&names=b), undefined and null are left out. */
+export type Query = Record<string, string | number | boolean | readonly string[] | undefined | null>;
 
 export interface RequestOptions {
   query?: Query;
@@ -69,13 +70,16 @@ export function queryEscape(s: string): string {
   return out;
 }
 
-/** url.Values.Encode: keys sorted, empty/undefined dropped by the caller's choice (undefined and null are dropped). */
+/** url.Values.Encode: keys sorted, values of one key in order. */
 export function encodeQuery(q: Query | undefined): string {
   if (!q) return '';
-  const parts = Object.keys(q)
-    .filter((k) => q[k] !== undefined && q[k] !== null)
-    .sort()
-    .map((k) => `${queryEscape(k)}=${queryEscape(String(q[k]))}`);
+  const parts: string[] = [];
+  for (const k of Object.keys(q).sort()) {
+    const v = q[k];
+    if (v === undefined || v === null) continue;
+    const values = Array.isArray(v) ? (v as readonly string[]) : [String(v)];
+    for (const one of values) parts.push(`${queryEscape(k)}=${queryEscape(one)}`);
+  }
   return parts.length ? '?' + parts.join('&') : '';
 }
 

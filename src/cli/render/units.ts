@@ -78,3 +78,15 @@ export function rfc3339(unixSeconds: number): string {
   const abs = Math.abs(p.offsetMin);
   return `${p.date}T${p.time}${sign}${pad2(Math.trunc(abs / 60))}:${pad2(abs % 60)}`;
 }
+
+const BINARY_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'ZiB', 'YiB'];
+
+/** go-units BytesSize: binary units, `%.4g` ("7.771GiB"), as `docker info` shows memory. */
+export function bytesSize(size: number): string {
+  let i = 0;
+  while (size >= 1024 && i < BINARY_UNITS.length - 1) {
+    size /= 1024;
+    i++;
+  }
+  return goFormatG(size, 4) + BINARY_UNITS[i]!;
+}
