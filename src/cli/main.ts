@@ -38,7 +38,7 @@ const FLAG_ERRORS = new Set([
 
 /** Go bool flags accept --flag=false; commander wants --no-flag. */
 function normalizeBoolFlags(argv: string[]): string[] {
-  return argv.map((a) => (a === '--human=false' ? '--no-human' : a === '--human=true' ? '--human' : a));
+  return argv.map((a) => (a === '--human=false' || a === '-H=false' ? '--no-human' : a === '--human=true' || a === '-H=true' ? '--human' : a));
 }
 
 export function buildProgram(io: CliIo, version: string, context: () => CliContext): Command {

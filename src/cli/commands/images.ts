@@ -137,7 +137,7 @@ export class ImageRow implements StrictContext {
     return c === -1 ? 'N/A' : String(c);
   }
   get VirtualSize(): string {
-    return humanSizeWithPrecision(this.image.VirtualSize ?? this.image.Size, 3);
+    return humanSize(this.image.VirtualSize ?? this.image.Size);
   }
   get SharedSize(): string {
     const s = this.image.SharedSize ?? -1;
@@ -549,8 +549,9 @@ function defineHistory(cmd: Command, context: ContextProvider): Command {
       let format = opts.format ?? 'table';
       if (format === 'table') format = opts.quiet ? '{{.ID}}' : DEFAULT_HISTORY_TABLE;
       const now = Date.now();
-      const rows = (items ?? []).map((h) => new HistoryRow(h, opts.trunc !== false, opts.human !== false, now));
-      ctx.out(renderList(format, rows, HISTORY_HEADERS));
+      const human = opts.human !== false;
+      const rows = (items ?? []).map((h) => new HistoryRow(h, opts.trunc !== false, human, now));
+      ctx.out(renderList(format, rows, human ? HISTORY_HEADERS : { ...HISTORY_HEADERS, CreatedSince: HISTORY_HEADERS.CreatedAt }));
     });
 }
 
@@ -565,10 +566,7 @@ Are you sure you want to continue?`;
 export async function confirm(ctx: CliContext, message: string): Promise<boolean> {
   ctx.out(`${message} [y/N] `);
   const line = await readLine(ctx.io.stdin);
-  if (line === null) {
-    ctx.out('\n');
-    return false;
-  }
+  if (line === null) return false;
   const answer = line.trim();
   return answer === 'y' || answer === 'Y';
 }
@@ -582,9 +580,8 @@ function definePrune(cmd: Command, context: ContextProvider): Command {
     .action(async (opts: { all?: boolean; filter: string[]; force?: boolean }) => {
       const ctx = context();
       const filters = filtersJson(opts.filter, { dangling: [String(!opts.all)] });
-      if (!opts.force && !(await confirm(ctx, opts.all ? ALL_IMAGES_WARNING : DANGLING_WARNING))) {
-        throw new BerthError('invalid_argument', 'image prune has been cancelled');
-      }
+      // docker treats a declined prompt as a quiet success
+      if (!opts.force && !(await confirm(ctx, opts.all ? ALL_IMAGES_WARNING : DANGLING_WARNING))) return;
       const report = await ctx.client.postJson<{ ImagesDeleted?: DeleteItem[] | null; SpaceReclaimed?: number }>('/images/prune', {
         query: { filters },
       });

@@ -21,7 +21,7 @@ export interface StrictContext {
 // ---------------------------------------------------------------- lexer
 
 type Tok =
-  | { k: 'field'; names: string[] } // .A.B ; names [] means "."
+  | { k: 'field'; names: string[]; pos: number } // .A.B ; names [] means "."; pos: column in its line
   | { k: 'var'; name: string; names: string[] } // $x.A
   | { k: 'ident'; v: string }
   | { k: 'str'; v: string }
@@ -38,7 +38,7 @@ type Tok =
 
 type Piece = { kind: 'text'; text: string } | { kind: 'action'; toks: Tok[]; line: number };
 
-function lexAction(src: string, line: number): Tok[] {
+function lexAction(src: string, line: number, col0: number): Tok[] {
   const toks: Tok[] = [];
   let i = 0;
   const isIdentChar = (c: string): boolean => /[A-Za-z0-9_]/.test(c);
@@ -79,13 +79,16 @@ function lexAction(src: string, line: number): Tok[] {
       toks.push({ k: 'assign' });
       i++;
     } else if (c === '.') {
-      if (i + 1 < src.length && /[A-Za-z_]/.test(src[i + 1]!)) toks.push({ k: 'field', names: readNames() });
+      if (i + 1 < src.length && /[A-Za-z_]/.test(src[i + 1]!)) {
+        const pos = col0 + i;
+        toks.push({ k: 'field', names: readNames(), pos });
+      }
       else if (i + 1 < src.length && /[0-9]/.test(src[i + 1]!)) {
         const m = /^\.[0-9]+(?:[eE][+-]?[0-9]+)?/.exec(src.slice(i))!;
         toks.push({ k: 'num', v: Number(m[0]) });
         i += m[0].length;
       } else {
-        toks.push({ k: 'field', names: [] });
+        toks.push({ k: 'field', names: [], pos: col0 + i });
         i++;
       }
     } else if (c === '$') {
@@ -187,7 +190,8 @@ function splitPieces(src: string): Piece[] {
       if (!trimmed.endsWith('*/')) throw new TemplateError(`template: :${line}: unclosed comment`);
       continue;
     }
-    pieces.push({ kind: 'action', toks: lexAction(body, line), line });
+    const col0 = inner - (src.lastIndexOf('\n', open) + 1);
+    pieces.push({ kind: 'action', toks: lexAction(body, line, col0), line });
   }
   return pieces;
 }
@@ -195,7 +199,7 @@ function splitPieces(src: string): Piece[] {
 // ---------------------------------------------------------------- parser
 
 type Operand =
-  | { t: 'field'; names: string[] }
+  | { t: 'field'; names: string[]; pos: number }
   | { t: 'var'; name: string; names: string[] }
   | { t: 'lit'; v: unknown }
   | { t: 'sub'; pipe: Pipeline; names: string[] }
@@ -310,7 +314,7 @@ class Parser {
       }
       switch (t.k) {
         case 'field':
-          args.push({ t: 'field', names: t.names });
+          args.push({ t: 'field', names: t.names, pos: t.pos });
           break;
         case 'var':
           args.push({ t: 'var', name: t.name, names: t.names });
@@ -577,7 +581,9 @@ function titleCase(s: string): string {
 /** docker's json function: encoding/json without HTML escaping, newline trimmed. */
 export function goJson(v: unknown): string {
   const s = JSON.stringify(v === undefined ? null : v);
-  return s === undefined ? 'null' : s;
+  if (s === undefined) return 'null';
+  // formatter contexts marshal themselves with json.Marshal, which escapes HTML characters
+  return isStrict(v) ? s.replace(/[<>&]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`) : s;
 }
 
 function builtins(): Map<string, TemplateFunc> {
@@ -784,7 +790,7 @@ export class Template {
       case 'lit':
         return op.v;
       case 'field':
-        return this.walkFields(dot, op.names, line);
+        return this.walkFields(dot, op.names, line, op.pos);
       case 'var': {
         for (let i = scope.vars.length - 1; i >= 0; i--)
           if (scope.vars[i]!.has(op.name)) return this.walkFields(scope.vars[i]!.get(op.name), op.names, line);
@@ -803,13 +809,18 @@ export class Template {
     }
   }
 
-  private walkFields(v: unknown, names: string[], line: number): unknown {
+  private walkFields(v: unknown, names: string[], lineNo: number, pos?: number): unknown {
     let cur = v;
+    let col = pos;
+    let line: string | number = lineNo;
     for (const name of names) {
+      // Go reports the column of the field that failed
+      if (col !== undefined) line = `${lineNo}:${col}`;
+      if (col !== undefined) col += name.length + 1;
       if (cur === null || cur === undefined) return undefined;
       if (isStrict(cur)) {
         if (!(name in cur)) {
-          throw new TemplateError(`template: :${line}: executing "" at <.${name}>: can't evaluate field ${name} in type ${cur.templateTypeName}`);
+          throw new TemplateError(`template: :${line}: executing "" at <.${names.join('.')}>: can't evaluate field ${name} in type ${cur.templateTypeName}`);
         }
         const got = (cur as unknown as Record<string, unknown>)[name];
         cur = typeof got === 'function' ? (got as () => unknown).call(cur) : got;
@@ -817,7 +828,7 @@ export class Template {
       else if (typeof cur === 'object') {
         cur = Object.prototype.hasOwnProperty.call(cur, name) ? (cur as Record<string, unknown>)[name] : undefined;
       } else {
-        throw new TemplateError(`template: :${line}: executing "" at <.${name}>: can't evaluate field ${name} in type ${typeName(cur)}`);
+        throw new TemplateError(`template: :${line}: executing "" at <.${names.join('.')}>: can't evaluate field ${name} in type ${typeName(cur)}`);
       }
     }
     return cur;
