@@ -79,7 +79,12 @@ type ServerVersion = Record<string, unknown> & { ApiVersion?: string; Components
 
 /** Give the API's JSON keys their Go field aliases (ApiVersion → APIVersion) without changing its JSON. */
 function withGoAliases(v: ServerVersion): ServerVersion {
-  const out = { ...v };
+  const out: ServerVersion = { ...v, BuildTime: reformatDate(v['BuildTime']) };
+  if (out.Components) {
+    out.Components = out.Components.map((c) =>
+      c.Name === 'Engine' && c.Details ? { ...c, Details: { ...c.Details, BuildTime: reformatDate(c.Details['BuildTime']) } } : c,
+    );
+  }
   Object.defineProperty(out, 'APIVersion', { value: v.ApiVersion, enumerable: false });
   if (!out['Platform']) Object.defineProperty(out, 'Platform', { value: { Name: '' }, enumerable: false });
   if (!out.Components) {
@@ -87,6 +92,18 @@ function withGoAliases(v: ServerVersion): ServerVersion {
     out.Components = [{ Name: 'Engine', Version: String(v['Version'] ?? ''), Details: { ...v, ApiVersion: v.ApiVersion } }];
   }
   return out;
+}
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** docker shows build times in Go's ANSIC layout, local time: "Wed Jan  1 00:00:00 2025". */
+export function reformatDate(s: unknown): unknown {
+  if (typeof s !== 'string' || !/^\d{4}-\d{2}-\d{2}T/.test(s)) return s;
+  const d = new Date(s);
+  if (Number.isNaN(d.getTime())) return s;
+  const p2 = (n: number): string => String(n).padStart(2, '0');
+  return `${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())} ${d.getFullYear()}`;
 }
 
 function detailsOrder(component: { Details?: Record<string, unknown> }): string[] {
