@@ -14,7 +14,7 @@ import { renderList, renderOne } from '../render/format.js';
 import type { StrictContext } from '../render/template.js';
 import { displayJsonMessages, type ProgressSink } from '../render/progress.js';
 import { goTimeString, humanSize, humanSizeWithPrecision, rfc3339, timeAgo } from '../render/units.js';
-import { familiarName, parseReference, referenceString, repositoryName, withDefaultTag, type Reference } from '../reference.js';
+import { familiarName, parseReference, referenceString, repositoryName, withDefaultTag, type Reference } from '../../registry/reference.js';
 
 export type ContextProvider = () => CliContext;
 
