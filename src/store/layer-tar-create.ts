@@ -7,8 +7,7 @@ import tarStream from 'tar-stream';
 import { getxattr } from '../runtime/libc.js';
 import { OPAQUE_MARKER, OPAQUE_XATTR, WHITEOUT_PREFIX } from './overlay-format.js';
 
-type Header = Omit<tarStream.Header, 'type' | 'size' | 'mode' | 'mtime' | 'linkname' | 'uid' | 'gid' | 'uname' | 'gname' | 'devmajor' | 'devminor'> &
-  Partial<Omit<tarStream.Header, 'name' | 'type'>> & { type?: tarStream.Header['type'] | 'pax-header' };
+type Header = Partial<tarStream.Header> & { name: string };
 
 const CAPABILITY_XATTR = 'security.capability';
 
@@ -38,8 +37,9 @@ function fitsUstarName(name: string): boolean {
 }
 
 function addEntry(pack: tarStream.Pack, header: Header, body?: Buffer): Promise<void> {
-  // tar-stream writes any header type it is given; its types only list the ones it reads back as entries.
   const h = header as tarStream.Header;
+  // A file entry waits for its body to end, even an empty one.
+  if (!body && (h.type === 'file' || h.type === 'contiguous-file')) body = Buffer.alloc(0);
   return new Promise((resolve, reject) => {
     const cb = (err?: Error | null): void => (err ? reject(err) : resolve());
     if (body) pack.entry(h, body, cb);
@@ -47,19 +47,44 @@ function addEntry(pack: tarStream.Pack, header: Header, body?: Buffer): Promise<
   });
 }
 
+function putOctal(buf: Buffer, value: number, offset: number, width: number): void {
+  buf.write(`${value.toString(8).padStart(width - 1, '0')}\0`, offset, width, 'latin1');
+}
+
+/** The 512-byte ustar header of a PAX extended header ('x') whose records are `size` bytes long. */
+function paxHeaderBlock(size: number, mtime: Date): Buffer {
+  const buf = Buffer.alloc(512);
+  buf.write('PaxHeader', 0, 100, 'latin1');
+  putOctal(buf, 0o644, 100, 8);
+  putOctal(buf, 0, 108, 8);
+  putOctal(buf, 0, 116, 8);
+  putOctal(buf, size, 124, 12);
+  putOctal(buf, Math.max(0, Math.floor(mtime.getTime() / 1000)), 136, 12);
+  buf.write('        ', 148, 8, 'latin1'); // the checksum counts its own field as spaces
+  buf.write('x', 156, 1, 'latin1');
+  buf.write('ustar\0', 257, 6, 'latin1');
+  buf.write('00', 263, 2, 'latin1');
+  let sum = 0;
+  for (const b of buf) sum += b;
+  buf.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'latin1');
+  return buf;
+}
+
 /**
- * tar-stream writes PAX values as UTF-8 text, which would corrupt a binary capability, so the PAX header for such a
- * file is written here, with the path in it when the name does not fit the ustar field.
+ * tar-stream encodes PAX values as UTF-8 text and cannot carry a binary capability, so for such a file the PAX
+ * header is pushed into the pack's output here, between two entries (nothing else is being written then). The path
+ * goes in it too when the name does not fit the ustar field, so tar-stream writes no second PAX header of its own.
  */
-async function addPaxXattr(pack: tarStream.Pack, header: Header, key: string, value: Buffer): Promise<Header> {
+function addPaxXattr(pack: tarStream.Pack, header: Header, key: string, value: Buffer): Header {
   const records = [paxRecord(`SCHILY.xattr.${key}`, value)];
   let name = header.name;
   if (!fitsUstarName(name)) {
     records.unshift(paxRecord('path', Buffer.from(name)));
     name = name.replace(/[^\x20-\x7e]/g, '_').slice(-100);
   }
-  const pax = Buffer.concat(records);
-  await addEntry(pack, { name: 'PaxHeader', type: 'pax-header', size: pax.length, mode: 0o644, mtime: header.mtime }, pax);
+  const body = Buffer.concat(records);
+  const padding = Buffer.alloc((512 - (body.length % 512)) % 512);
+  pack.push(Buffer.concat([paxHeaderBlock(body.length, header.mtime ?? new Date(0)), body, padding]));
   return { ...header, name };
 }
 
@@ -140,7 +165,7 @@ class TreeWriter {
     if (st.isFile()) {
       let header: Header = { ...base, type: 'file', size: st.size };
       const capability = getxattr(abs, CAPABILITY_XATTR);
-      if (capability) header = await addPaxXattr(this.pack, header, CAPABILITY_XATTR, capability);
+      if (capability) header = addPaxXattr(this.pack, header, CAPABILITY_XATTR, capability);
       if (st.size === 0) {
         await addEntry(this.pack, header);
         return;

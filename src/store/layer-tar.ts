@@ -143,6 +143,24 @@ async function writeAll(fh: FileHandle, chunks: Buffer[], position: number): Pro
   return total;
 }
 
+/**
+ * The entry's bytes; a failure to read them is the tar's fault (truncated, or its source failed), not the disk's.
+ */
+async function* tarBody(name: string, body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const it = body[Symbol.asyncIterator]();
+  for (;;) {
+    let next: IteratorResult<Buffer>;
+    try {
+      next = await it.next();
+    } catch (err) {
+      if (err instanceof BerthError) throw err;
+      throw invalidArgument(`invalid layer tar: cannot read entry ${JSON.stringify(name)}: ${(err as Error).message}`);
+    }
+    if (next.done) return;
+    yield next.value;
+  }
+}
+
 /** Applies one layer's entries to one directory; holds what it has verified so parent checks stay cheap. */
 class LayerApplier {
   /** Relative paths known to be real directories (not symlinks), all of whose ancestors are too. */
@@ -166,7 +184,7 @@ class LayerApplier {
     const base = baseOf(rel);
 
     if (base.startsWith(WHITEOUT_PREFIX)) {
-      await this.whiteout(name, rel, base);
+      await this.whiteout(name, rel, base, header);
       return;
     }
 
@@ -301,7 +319,7 @@ class LayerApplier {
       let batch: Buffer[] = [];
       let batched = 0;
       let position = 0;
-      for await (const chunk of body) {
+      for await (const chunk of tarBody(name, body)) {
         batch.push(chunk);
         batched += chunk.length;
         if (batched >= WRITE_BATCH) {
@@ -404,7 +422,7 @@ class LayerApplier {
   }
 
   /** OCI whiteouts become overlayfs ones in place: `.wh.x` -> a 0:0 char device at x, `.wh..wh..opq` -> opaque xattr. */
-  private async whiteout(name: string, rel: string, base: string): Promise<void> {
+  private async whiteout(name: string, rel: string, base: string, header: Header): Promise<void> {
     const dirRel = parentOf(rel);
     if (base === OPAQUE_MARKER) {
       await this.ensureParents(name, rel);
@@ -421,6 +439,7 @@ class LayerApplier {
     await this.ensureParents(name, targetRel);
     const abs = this.abs(targetRel);
     await this.createReplacing(targetRel, async () => mknod(abs, S_IFCHR, 0, 0));
+    await lchown(abs, header.uid ?? 0, header.gid ?? 0);
   }
 }
 
@@ -433,6 +452,8 @@ export async function applyLayerTar(tar: Readable, dir: string, opts: ApplyOptio
   const extract = tarStream.extract();
   const takeCapability = captureCapabilities(extract);
   const applier = new LayerApplier(dir, opts);
+  let tarError: unknown;
+  extract.on('error', (err: unknown) => (tarError = err));
   tar.on('error', (err) => extract.destroy(err));
   tar.pipe(extract as unknown as NodeJS.WritableStream);
 
@@ -451,9 +472,11 @@ export async function applyLayerTar(tar: Readable, dir: string, opts: ApplyOptio
     }
     await applier.finish();
     return { size: applier.size };
-  } catch (err) {
-    tar.unpipe(extract);
+  } catch (caught) {
+    tar.unpipe(extract as unknown as NodeJS.WritableStream);
     tar.destroy();
+    // When reading the tar failed, its own error says why better than the entry stream's "destroyed".
+    const err = tarError ?? caught;
     if (err instanceof BerthError) throw err;
     // What is left comes from reading the stream: a malformed or truncated tar, or the source failing.
     const message = err instanceof Error ? err.message : String(err);
