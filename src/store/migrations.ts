@@ -1,0 +1,59 @@
+import type { Migration } from './db.js';
+
+/**
+ * The schema's history, oldest first. Never edit an applied migration: add a new one with the next version.
+ */
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'image tables',
+    up(db) {
+      db.exec(`
+        CREATE TABLE layers (
+          chain_id        TEXT PRIMARY KEY,
+          diff_id         TEXT NOT NULL,
+          parent          TEXT NULL REFERENCES layers(chain_id),
+          size            INTEGER NOT NULL,  -- unpacked bytes
+          blob_digest     TEXT NULL,
+          blob_media_type TEXT NULL,
+          blob_size       INTEGER NULL,
+          created_at      INTEGER NOT NULL
+        );
+        CREATE INDEX layers_parent ON layers(parent);
+        CREATE INDEX layers_blob_digest ON layers(blob_digest);
+
+        CREATE TABLE images (
+          id         TEXT PRIMARY KEY,           -- sha256:<hex> of the config
+          config     TEXT NOT NULL,              -- raw config JSON, byte-exact
+          top_layer  TEXT NULL REFERENCES layers(chain_id),
+          size       INTEGER NOT NULL,
+          created_at INTEGER NOT NULL,           -- local ms
+          doc        TEXT NOT NULL DEFAULT '{}'  -- JSON: extra metadata
+        );
+
+        CREATE TABLE image_tags (
+          name     TEXT PRIMARY KEY,             -- 'docker.io/library/busybox:latest'
+          image_id TEXT NOT NULL REFERENCES images(id)
+        );
+        CREATE INDEX image_tags_image_id ON image_tags(image_id);
+
+        CREATE TABLE image_digests (
+          repo     TEXT NOT NULL,                -- 'docker.io/library/busybox'
+          digest   TEXT NOT NULL,                -- manifest digest
+          image_id TEXT NOT NULL REFERENCES images(id),
+          manifest TEXT NOT NULL,                -- raw manifest JSON
+          PRIMARY KEY (repo, digest)
+        );
+        CREATE INDEX image_digests_image_id ON image_digests(image_id);
+
+        CREATE TABLE image_layers (
+          image_id TEXT NOT NULL REFERENCES images(id),
+          idx      INTEGER NOT NULL,
+          chain_id TEXT NOT NULL REFERENCES layers(chain_id),
+          PRIMARY KEY (image_id, idx)
+        );
+        CREATE INDEX image_layers_chain_id ON image_layers(chain_id);
+      `);
+    },
+  },
+];
