@@ -8,6 +8,8 @@ export interface LayerRecord {
   parent: Digest | null;
   /** Unpacked bytes. */
   size: number;
+  /** Bytes of the uncompressed layer tar. */
+  diffSize: number;
   /** The compressed blob this layer came from (or was pushed as), if one is kept. */
   blobDigest: Digest | null;
   blobMediaType: string | null;
@@ -35,6 +37,7 @@ interface LayerRow {
   diff_id: string;
   parent: string | null;
   size: number;
+  diff_size: number;
   blob_digest: string | null;
   blob_media_type: string | null;
   blob_size: number | null;
@@ -58,6 +61,7 @@ function toLayer(r: LayerRow): LayerRecord {
     diffId: r.diff_id as Digest,
     parent: r.parent as Digest | null,
     size: r.size,
+    diffSize: r.diff_size,
     blobDigest: r.blob_digest as Digest | null,
     blobMediaType: r.blob_media_type,
     blobSize: r.blob_size,
@@ -115,13 +119,13 @@ export class ImageRecords {
     resolveDigest: BetterSqlite3.Statement<[string, string], { image_id: string }>;
   };
 
-  constructor(private readonly db: MetadataDb) {
+  constructor(readonly db: MetadataDb) {
     const q = db.sql;
     this.s = {
       getLayer: q.prepare('SELECT * FROM layers WHERE chain_id = ?'),
       putLayer: q.prepare(
-        `INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, size, blob_digest, blob_media_type, blob_size, created_at)
-         VALUES (@chain_id, @diff_id, @parent, @size, @blob_digest, @blob_media_type, @blob_size, @created_at)`,
+        `INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, size, diff_size, blob_digest, blob_media_type, blob_size, created_at)
+         VALUES (@chain_id, @diff_id, @parent, @size, @diff_size, @blob_digest, @blob_media_type, @blob_size, @created_at)`,
       ),
       setLayerBlob: q.prepare(
         'UPDATE layers SET blob_digest = ?, blob_media_type = ?, blob_size = ? WHERE chain_id = ?',
@@ -178,6 +182,7 @@ export class ImageRecords {
       diff_id: l.diffId,
       parent: l.parent,
       size: l.size,
+      diff_size: l.diffSize,
       blob_digest: l.blobDigest,
       blob_media_type: l.blobMediaType,
       blob_size: l.blobSize,

@@ -14,6 +14,7 @@ export const MIGRATIONS: Migration[] = [
           diff_id         TEXT NOT NULL,
           parent          TEXT NULL REFERENCES layers(chain_id),
           size            INTEGER NOT NULL,  -- unpacked bytes
+          diff_size       INTEGER NOT NULL,  -- bytes of the uncompressed tar (for save)
           blob_digest     TEXT NULL,
           blob_media_type TEXT NULL,
           blob_size       INTEGER NULL,
