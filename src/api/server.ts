@@ -127,6 +127,8 @@ export class ApiServer {
 
   private fail(req: http.IncomingMessage, res: http.ServerResponse, ctx: HttpRequestContext | undefined, err: unknown): void {
     const reply = errorReply(err);
+    // A client still uploading (load, import) must be able to finish writing, or it sees EPIPE instead of the error.
+    if (!req.complete) req.resume();
     if (reply.unexpected) this.logger.error(`Handler for ${req.method} ${req.url} returned error: ${reply.message}`);
     else this.logger.debug(`Handler for ${req.method} ${req.url} returned error: ${reply.message}`, { status: reply.status });
     if (sendErrorReply(res, reply, req.method === 'HEAD')) return;

@@ -1,6 +1,6 @@
 /** Image endpoints: decode, call the ImageService, encode. */
 import { request } from 'undici';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { invalidArgument } from '../../errors.js';
 import type { Engine } from '../../engine/engine.js';
 import type { JsonMessage, ProgressSink } from '../../engine/progress.js';
@@ -21,8 +21,16 @@ function endStream(ctx: RequestContext): void {
   else ctx.jsonStream().end();
 }
 
+/**
+ * The request body behind a stream of its own: when the engine gives up on a bad upload and destroys its input,
+ * the socket survives, so the client still reads the error.
+ */
+function requestBody(ctx: RequestContext): Readable {
+  return ctx.req.pipe(new PassThrough({ highWaterMark: 1 << 20 }));
+}
+
 async function importSource(ctx: RequestContext, src: string): Promise<Readable> {
-  if (src === '-') return ctx.req;
+  if (src === '-') return requestBody(ctx);
   let url: URL;
   try {
     url = new URL(src.includes('://') ? src : `http://${src}`);
@@ -83,7 +91,7 @@ export function registerImageRoutes(router: Router, engine: Engine): void {
 
   router.post('/images/load', async (ctx) => {
     const quiet = ctx.bool('quiet');
-    await images.load(ctx.req, { quiet, onProgress: lazyProgress(ctx) });
+    await images.load(requestBody(ctx), { quiet, onProgress: lazyProgress(ctx) });
     endStream(ctx);
   });
 

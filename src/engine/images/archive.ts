@@ -74,6 +74,12 @@ function safeRef(name: string) {
   }
 }
 
+function addDir(pack: tarStream.Pack, name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    pack.entry({ name, type: 'directory', mtime: new Date(0), mode: 0o755 }, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
 function addEntry(pack: tarStream.Pack, name: string, data: Buffer | string): Promise<void> {
   return new Promise((resolve, reject) => {
     pack.entry({ name, mtime: new Date(0), mode: 0o644 }, data, (err) => (err ? reject(err) : resolve()));
@@ -81,7 +87,8 @@ function addEntry(pack: tarStream.Pack, name: string, data: Buffer | string): Pr
 }
 
 async function writeSave(store: ImageStore, pack: tarStream.Pack, items: SaveItem[]): Promise<void> {
-  await addEntry(pack, 'blobs/', '').catch(() => undefined);
+  await addDir(pack, 'blobs/');
+  await addDir(pack, 'blobs/sha256/');
   const written = new Set<string>();
   const legacy: Array<Record<string, unknown>> = [];
   const indexEntries: Array<Record<string, unknown>> = [];
