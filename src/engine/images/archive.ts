@@ -49,10 +49,9 @@ export function saveImages(store: ImageStore, names: string[]): Readable {
       item = { image, layers, names: [] };
       items.set(image.id, item);
     }
-    const isId = /^(sha256:)?[a-f0-9]+$/.test(name) && !store.records.resolveTag(referenceString(withDefaultTag(safeRef(name))));
-    if (!isId) {
-      const ref = parseReference(name);
-      if (ref.digest) continue;
+    // Named by tag: the archive carries the tag. Named by ID or digest: it carries none, as with Docker.
+    const ref = store.referenceNaming(name, image.id);
+    if (ref && !ref.digest) {
       const full = referenceString(withDefaultTag(ref));
       if (!item.names.includes(full)) item.names.push(full);
     }
@@ -64,14 +63,6 @@ export function saveImages(store: ImageStore, names: string[]): Readable {
     out.destroy(err instanceof Error ? err : new Error(String(err)));
   });
   return out;
-}
-
-function safeRef(name: string) {
-  try {
-    return parseReference(name);
-  } catch {
-    return { domain: 'invalid', path: 'invalid' };
-  }
 }
 
 function addDir(pack: tarStream.Pack, name: string): Promise<void> {

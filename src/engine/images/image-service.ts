@@ -143,7 +143,7 @@ export class ImageService {
   async remove(name: string, opts: { force?: boolean; noprune?: boolean } = {}): Promise<DeleteResponseItem[]> {
     const image = this.store.resolve(name);
     const out: DeleteResponseItem[] = [];
-    const byRef = this.refOf(name, image.id);
+    const byRef = this.store.referenceNaming(name, image.id);
     const users = this.usage(image.id);
     if (byRef && !byRef.digest) {
       const full = referenceString(withDefaultTag(byRef));
@@ -183,16 +183,6 @@ export class ImageService {
     for (const c of [...image.layers].reverse()) if (layersBefore.has(c) && !layersAfter.has(c)) out.push({ Deleted: c });
     this.events.publish('image', 'delete', image.id, { name: image.id });
     return out;
-  }
-
-  private refOf(name: string, id: Digest): Reference | undefined {
-    let ref: Reference;
-    try {
-      ref = parseReference(name);
-    } catch {
-      return undefined;
-    }
-    return this.store.resolveReference(ref) === id ? ref : undefined;
   }
 
   private checkUsers(id: Digest, users: { running: string[]; stopped: string[] }, force?: boolean): void {

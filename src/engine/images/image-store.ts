@@ -64,6 +64,17 @@ export class ImageStore {
     return this.records.resolveTag(referenceString(withDefaultTag(ref)));
   }
 
+  /** The reference `name` was, if it is one (tag or digest) that points at image `id`; undefined when it named an ID. */
+  referenceNaming(name: string, id: Digest): Reference | undefined {
+    let ref: Reference;
+    try {
+      ref = parseReference(name);
+    } catch {
+      return undefined;
+    }
+    return this.resolveReference(ref) === id ? ref : undefined;
+  }
+
   /** RepoTags as the API shows them: familiar names. */
   repoTags(id: Digest): string[] {
     return this.records
