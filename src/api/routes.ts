@@ -2,6 +2,7 @@
 import type { Engine } from '../engine/engine.js';
 import type { DaemonFacts } from '../engine/system/system-info.js';
 import { Router } from './router.js';
+import { registerEventRoutes } from './routes/events.js';
 import { registerImageRoutes } from './routes/images.js';
 import { registerSystemRoutes } from './routes/system.js';
 
@@ -9,5 +10,6 @@ export function buildRouter(engine: Engine, daemon: DaemonFacts): Router {
   const router = new Router();
   registerSystemRoutes(router, engine, daemon);
   registerImageRoutes(router, engine);
+  registerEventRoutes(router, engine);
   return router;
 }
