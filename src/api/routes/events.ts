@@ -43,13 +43,15 @@ export function registerEventRoutes(router: Router, engine: Engine): void {
     const until = ctx.query.get('until');
     const sinceMs = since ? parseTimestamp(since, now) : undefined;
     const untilMs = until ? parseTimestamp(until, now) : undefined;
+    // The docker CLI sends whole seconds: an event later in that same second still belongs before `until`.
+    const untilCutoff = untilMs !== undefined && until && /^\d+$/.test(until) ? untilMs + 999 : untilMs;
     ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
     ctx.res.flushHeaders();
     const send = (ev: EngineEvent): void => {
       if (matches(ev, filters)) ctx.res.write(JSON.stringify(wireFormat(ev)) + '\n');
     };
     if (sinceMs !== undefined) {
-      for (const ev of engine.events.since(sinceMs * 1e6)) if (untilMs === undefined || ev.timeNano <= untilMs * 1e6) send(ev);
+      for (const ev of engine.events.since(sinceMs * 1e6)) if (untilCutoff === undefined || ev.timeNano <= untilCutoff * 1e6) send(ev);
     }
     if (untilMs !== undefined && untilMs <= now) {
       ctx.res.end();
