@@ -277,6 +277,34 @@ describe('applyLayerTar', rootOnly, () => {
     });
   });
 
+  it('keeps tar order while small files are written in the background', async () => {
+    await withTempDir(async (dir) => {
+      const many: TestEntry[] = [];
+      for (let i = 0; i < 40; i++) many.push({ name: `many/f${i}`, body: `content ${i}` });
+      await applyEntries(dir, [
+        ...many,
+        { name: 'link-to-first', type: 'link', linkname: 'many/f0' },
+        { name: 'twice', body: 'first' },
+        { name: 'twice', body: 'second' },
+        { name: 'file-then-dir', body: 'file' },
+        { name: 'file-then-dir/', type: 'directory' },
+        { name: 'file-then-dir/inner', body: 'inner' },
+        { name: 'dir-then-file/a', body: 'a' },
+        { name: 'dir-then-file/b', body: 'b' },
+        { name: 'dir-then-file', body: 'now a file' },
+        { name: 'wh-after-file', body: 'doomed' },
+        { name: '.wh.wh-after-file', body: '' },
+      ]);
+      for (let i = 0; i < 40; i++) assert.equal(await readFile(join(dir, `many/f${i}`), 'utf8'), `content ${i}`);
+      assert.equal((await lstat(join(dir, 'link-to-first'))).ino, (await lstat(join(dir, 'many/f0'))).ino);
+      assert.equal(await readFile(join(dir, 'link-to-first'), 'utf8'), 'content 0');
+      assert.equal(await readFile(join(dir, 'twice'), 'utf8'), 'second');
+      assert.equal(await readFile(join(dir, 'file-then-dir/inner'), 'utf8'), 'inner');
+      assert.equal(await readFile(join(dir, 'dir-then-file'), 'utf8'), 'now a file');
+      assert.ok(isWhiteout(await lstat(join(dir, 'wh-after-file'))));
+    });
+  });
+
   it('applies security.capability from a binary PAX xattr (as GNU tar writes it)', async () => {
     await withTempDir(async (base) => {
       const src = join(base, 'src');
