@@ -421,7 +421,15 @@ class LayerApplier {
     } finally {
       await fh.close();
     }
-    if (capability) setxattr(abs, CAPABILITY_XATTR, capability);
+    if (capability) {
+      try {
+        setxattr(abs, CAPABILITY_XATTR, capability);
+      } catch (err) {
+        // A filesystem without security xattrs still gets the file, as Docker does; the capability is lost.
+        const code = errCode(err);
+        if (code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EPERM') throw err;
+      }
+    }
   }
 
   private async directory(name: string, rel: string, header: Header): Promise<void> {
