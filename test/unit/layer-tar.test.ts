@@ -325,6 +325,28 @@ describe('applyLayerTar', rootOnly, () => {
     });
   });
 
+  it('applies a root entry to the layer dir and links a symlink itself, never its target', async () => {
+    await withTempDir(async (base) => {
+      const dir = join(base, 'layer');
+      await mkdir(dir);
+      await writeFile(join(base, 'secret'), 'secret');
+      await applyEntries(dir, [
+        { name: './', type: 'directory', mode: 0o711 },
+        { name: 'to-secret', type: 'symlink', linkname: join(base, 'secret') },
+        { name: 'hard-to-link', type: 'link', linkname: 'to-secret' },
+      ]);
+      assert.equal((await lstat(dir)).mode & 0o7777, 0o711);
+      const hard = await lstat(join(dir, 'hard-to-link'));
+      assert.ok(hard.isSymbolicLink(), 'the hard link shares the symlink inode');
+      assert.equal(hard.ino, (await lstat(join(dir, 'to-secret'))).ino);
+      assert.equal((await lstat(join(base, 'secret'))).nlink, 1);
+    });
+  });
+
+  it('refuses a non-directory entry naming the root', async () => {
+    await assertRefused([{ name: './', body: 'x' }], /only a directory may name the layer root/);
+  });
+
   it('refuses ../x', async () => {
     await assertRefused([{ name: '../x', body: 'escape' }], /"\.\.\/x".*escapes the layer root/);
   });
