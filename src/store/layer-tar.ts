@@ -34,6 +34,11 @@ const CAPABILITY_XATTR = 'security.capability';
 const PAX_CAPABILITY_KEY = `SCHILY.xattr.${CAPABILITY_XATTR}`;
 /** Writes are gathered to about this size before they go to disk: few, large syscalls. */
 const WRITE_BATCH = 1 << 20;
+/** Files up to this size are read into memory and written in the background while the tar is read on. */
+const SMALL_FILE = 1 << 20;
+/** Bounds on background file writes: enough to keep the libuv pool busy, little enough to bound memory. */
+const MAX_BACKGROUND_FILES = 16;
+const MAX_BACKGROUND_BYTES = 32 << 20;
 const FILE_OPEN_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
 
 /** A tar header as tar-stream decodes it; the type may be one tar-stream does not name (then null). */
@@ -167,6 +172,13 @@ class LayerApplier {
   private readonly knownDirs = new Set<string>(['']);
   /** Directory times are set last: creating entries inside a directory changes its mtime. */
   private readonly dirTimes: Array<{ abs: string; mtime: Date }> = [];
+  /**
+   * Small files being written in the background, by relative path. Until its write settles, nothing else touches
+   * that path; an entry that would remove a directory waits for all of them.
+   */
+  private readonly inflight = new Map<string, Promise<void>>();
+  private inflightBytes = 0;
+  private backgroundError: unknown;
   size = 0;
 
   constructor(
@@ -179,9 +191,11 @@ class LayerApplier {
   }
 
   async apply(header: Header, body: AsyncIterable<Buffer>, capability: Buffer | undefined): Promise<void> {
+    this.throwIfFailed();
     const name = header.name;
     const rel = cleanEntryPath(name);
     const base = baseOf(rel);
+    await this.settle(rel);
 
     if (base.startsWith(WHITEOUT_PREFIX)) {
       await this.whiteout(name, rel, base, header);
@@ -221,8 +235,46 @@ class LayerApplier {
     }
   }
 
+  private throwIfFailed(): void {
+    if (this.backgroundError !== undefined) throw this.backgroundError;
+  }
+
+  /** Waits until no background write is pending for `rel`. */
+  private async settle(rel: string): Promise<void> {
+    const pending = this.inflight.get(rel);
+    if (pending) await pending;
+    this.throwIfFailed();
+  }
+
+  /** Waits for every background write; failures are kept in backgroundError. */
+  async drain(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.all(this.inflight.values());
+  }
+
+  private async background(rel: string, bytes: number, task: () => Promise<void>): Promise<void> {
+    while (
+      this.inflight.size >= MAX_BACKGROUND_FILES ||
+      (this.inflight.size > 0 && this.inflightBytes + bytes > MAX_BACKGROUND_BYTES)
+    ) {
+      await Promise.race(this.inflight.values());
+    }
+    this.throwIfFailed();
+    this.inflightBytes += bytes;
+    const done = task()
+      .catch((err: unknown) => {
+        this.backgroundError ??= err;
+      })
+      .finally(() => {
+        this.inflight.delete(rel);
+        this.inflightBytes -= bytes;
+      });
+    this.inflight.set(rel, done);
+  }
+
   /** Sets directory times once everything is in place. */
   async finish(): Promise<void> {
+    await this.drain();
+    this.throwIfFailed();
     for (const { abs, mtime } of this.dirTimes) {
       try {
         await lutimes(abs, mtime, mtime);
@@ -248,6 +300,7 @@ class LayerApplier {
     for (const part of parts) {
       cur = cur === '' ? part : `${cur}/${part}`;
       if (this.knownDirs.has(cur)) continue;
+      await this.settle(cur);
       const abs = this.abs(cur);
       let st;
       try {
@@ -270,8 +323,11 @@ class LayerApplier {
     }
   }
 
-  /** Removes whatever is at `rel` (a whole tree if a directory); nothing if absent. */
-  private async removeExisting(rel: string): Promise<void> {
+  /**
+   * Removes whatever is at `rel` (a whole tree if a directory); nothing if absent. From a background write there is
+   * nothing to wait for: a directory there is not a known one, so no pending write is inside it.
+   */
+  private async removeExisting(rel: string, inBackground = false): Promise<void> {
     const abs = this.abs(rel);
     let st;
     try {
@@ -281,6 +337,7 @@ class LayerApplier {
       throw err;
     }
     if (st.isDirectory()) {
+      if (!inBackground) await this.drain(); // files inside may still be being written
       await rm(abs, { recursive: true, force: true });
       this.forgetDir(rel);
     } else {
@@ -295,13 +352,13 @@ class LayerApplier {
   }
 
   /** Runs `create`; if something is already at the path, removes it and runs `create` once more. */
-  private async createReplacing<T>(rel: string, create: () => Promise<T>): Promise<T> {
+  private async createReplacing<T>(rel: string, create: () => Promise<T>, inBackground = false): Promise<T> {
     try {
       return await create();
     } catch (err) {
       if (errCode(err) !== 'EEXIST') throw err;
     }
-    await this.removeExisting(rel);
+    await this.removeExisting(rel, inBackground);
     return create();
   }
 
@@ -313,13 +370,40 @@ class LayerApplier {
     capability: Buffer | undefined,
   ): Promise<void> {
     await this.ensureParents(name, rel);
+    // A known directory here is replaced now, so no later entry relies on it while a background write removes it.
+    if (this.knownDirs.has(rel)) await this.removeExisting(rel);
+    const size = header.size ?? 0;
+    if (size > SMALL_FILE) {
+      await this.writeFile(rel, header, tarBody(name, body), capability, false);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of tarBody(name, body)) chunks.push(chunk);
+    await this.background(rel, size, async () => {
+      try {
+        await this.writeFile(rel, header, chunks, capability, true);
+      } catch (err) {
+        if (err instanceof BerthError) throw err;
+        const message = err instanceof Error ? err.message : String(err);
+        throw new BerthError('internal', `unpacking layer entry ${JSON.stringify(name)}: ${message}`, { cause: err });
+      }
+    });
+  }
+
+  private async writeFile(
+    rel: string,
+    header: Header,
+    body: Iterable<Buffer> | AsyncIterable<Buffer>,
+    capability: Buffer | undefined,
+    inBackground: boolean,
+  ): Promise<void> {
     const abs = this.abs(rel);
-    const fh = await this.createReplacing(rel, () => open(abs, FILE_OPEN_FLAGS, 0o600));
+    const fh = await this.createReplacing(rel, () => open(abs, FILE_OPEN_FLAGS, 0o600), inBackground);
     try {
       let batch: Buffer[] = [];
       let batched = 0;
       let position = 0;
-      for await (const chunk of tarBody(name, body)) {
+      for await (const chunk of body) {
         batch.push(chunk);
         batched += chunk.length;
         if (batched >= WRITE_BATCH) {
@@ -337,7 +421,15 @@ class LayerApplier {
     } finally {
       await fh.close();
     }
-    if (capability) setxattr(abs, CAPABILITY_XATTR, capability);
+    if (capability) {
+      try {
+        setxattr(abs, CAPABILITY_XATTR, capability);
+      } catch (err) {
+        // A filesystem without security xattrs still gets the file, as Docker does; the capability is lost.
+        const code = errCode(err);
+        if (code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EPERM') throw err;
+      }
+    }
   }
 
   private async directory(name: string, rel: string, header: Header): Promise<void> {
@@ -379,6 +471,7 @@ class LayerApplier {
     if (targetRel === '') throw invalidArgument(`layer entry ${JSON.stringify(name)}: hard link to the layer root`);
     if (targetRel === rel) return;
     await this.ensureParents(name, targetRel, false);
+    await this.settle(targetRel);
     const targetAbs = this.abs(targetRel);
     let st;
     try {
@@ -437,6 +530,7 @@ class LayerApplier {
     }
     const targetRel = dirRel === '' ? hidden : `${dirRel}/${hidden}`;
     await this.ensureParents(name, targetRel);
+    await this.settle(targetRel);
     const abs = this.abs(targetRel);
     await this.createReplacing(targetRel, async () => mknod(abs, S_IFCHR, 0, 0));
     await lchown(abs, header.uid ?? 0, header.gid ?? 0);
@@ -475,6 +569,7 @@ export async function applyLayerTar(tar: Readable, dir: string, opts: ApplyOptio
   } catch (caught) {
     tar.unpipe(extract as unknown as NodeJS.WritableStream);
     tar.destroy();
+    await applier.drain(); // the caller may delete the dir next: nothing may still be writing into it
     // When reading the tar failed, its own error says why better than the entry stream's "destroyed".
     const err = tarError ?? caught;
     if (err instanceof BerthError) throw err;

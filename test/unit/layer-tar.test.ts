@@ -277,6 +277,34 @@ describe('applyLayerTar', rootOnly, () => {
     });
   });
 
+  it('keeps tar order while small files are written in the background', async () => {
+    await withTempDir(async (dir) => {
+      const many: TestEntry[] = [];
+      for (let i = 0; i < 40; i++) many.push({ name: `many/f${i}`, body: `content ${i}` });
+      await applyEntries(dir, [
+        ...many,
+        { name: 'link-to-first', type: 'link', linkname: 'many/f0' },
+        { name: 'twice', body: 'first' },
+        { name: 'twice', body: 'second' },
+        { name: 'file-then-dir', body: 'file' },
+        { name: 'file-then-dir/', type: 'directory' },
+        { name: 'file-then-dir/inner', body: 'inner' },
+        { name: 'dir-then-file/a', body: 'a' },
+        { name: 'dir-then-file/b', body: 'b' },
+        { name: 'dir-then-file', body: 'now a file' },
+        { name: 'wh-after-file', body: 'doomed' },
+        { name: '.wh.wh-after-file', body: '' },
+      ]);
+      for (let i = 0; i < 40; i++) assert.equal(await readFile(join(dir, `many/f${i}`), 'utf8'), `content ${i}`);
+      assert.equal((await lstat(join(dir, 'link-to-first'))).ino, (await lstat(join(dir, 'many/f0'))).ino);
+      assert.equal(await readFile(join(dir, 'link-to-first'), 'utf8'), 'content 0');
+      assert.equal(await readFile(join(dir, 'twice'), 'utf8'), 'second');
+      assert.equal(await readFile(join(dir, 'file-then-dir/inner'), 'utf8'), 'inner');
+      assert.equal(await readFile(join(dir, 'dir-then-file'), 'utf8'), 'now a file');
+      assert.ok(isWhiteout(await lstat(join(dir, 'wh-after-file'))));
+    });
+  });
+
   it('applies security.capability from a binary PAX xattr (as GNU tar writes it)', async () => {
     await withTempDir(async (base) => {
       const src = join(base, 'src');
@@ -295,6 +323,28 @@ describe('applyLayerTar', rootOnly, () => {
       assert.equal((await lstat(join(dir, 'ping'))).uid, 1, 'owner set before the capability, which chown would clear');
       assert.equal(getxattr(join(dir, 'plain'), 'security.capability'), undefined);
     });
+  });
+
+  it('applies a root entry to the layer dir and links a symlink itself, never its target', async () => {
+    await withTempDir(async (base) => {
+      const dir = join(base, 'layer');
+      await mkdir(dir);
+      await writeFile(join(base, 'secret'), 'secret');
+      await applyEntries(dir, [
+        { name: './', type: 'directory', mode: 0o711 },
+        { name: 'to-secret', type: 'symlink', linkname: join(base, 'secret') },
+        { name: 'hard-to-link', type: 'link', linkname: 'to-secret' },
+      ]);
+      assert.equal((await lstat(dir)).mode & 0o7777, 0o711);
+      const hard = await lstat(join(dir, 'hard-to-link'));
+      assert.ok(hard.isSymbolicLink(), 'the hard link shares the symlink inode');
+      assert.equal(hard.ino, (await lstat(join(dir, 'to-secret'))).ino);
+      assert.equal((await lstat(join(base, 'secret'))).nlink, 1);
+    });
+  });
+
+  it('refuses a non-directory entry naming the root', async () => {
+    await assertRefused([{ name: './', body: 'x' }], /only a directory may name the layer root/);
   });
 
   it('refuses ../x', async () => {
