@@ -18,6 +18,8 @@ import { busyboxRootfs } from '../support/busybox-image.js';
 const run = promisify(execFile);
 const CRUN = '/usr/bin/crun';
 const CGROUP_ROOT = '/sys/fs/cgroup';
+// The busybox rootfs has no libc, so --init needs a static init.
+const TINI = '/usr/bin/tini-static';
 
 function skipReason(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root';
@@ -194,6 +196,29 @@ describe('generated specs under crun', { skip }, () => {
     const out = await crunRun(b, specInput(b, { args: ['sh', '-c', script], seccomp: 'unconfined' }));
     assert.equal(field(out, 'Seccomp'), '0');
     assert.equal(field(out, 'userns'), 'yes');
+  });
+
+  it('read-only rootfs with a tmpfs mount, and --init as PID 1', { skip: !existsSync(TINI) && `${TINI} is missing` }, async () => {
+    const b = await bundle();
+    const script = [
+      'echo "root: $(touch /x 2>/dev/null && echo rw || echo ro)"',
+      'echo "scratch: $(touch /scratch/x 2>/dev/null && echo rw || echo ro)"',
+      'echo "shm: $(touch /dev/shm/x 2>/dev/null && echo rw || echo ro)"',
+      'echo "pid1: $(tr "\\0" " " < /proc/1/cmdline)"',
+    ].join('; ');
+    const out = await crunRun(
+      b,
+      specInput(b, {
+        args: ['sh', '-c', script],
+        readonlyRootfs: true,
+        mounts: [{ destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'size=1m'] }],
+        init: { hostPath: TINI },
+      }),
+    );
+    assert.equal(field(out, 'root'), 'ro');
+    assert.equal(field(out, 'scratch'), 'rw');
+    assert.equal(field(out, 'shm'), 'rw');
+    assert.match(field(out, 'pid1') ?? '', /^\/sbin\/docker-init -- sh -c /);
   });
 
   it("--privileged: the daemon's bounding set, no masks, no seccomp", async () => {

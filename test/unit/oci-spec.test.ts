@@ -358,3 +358,17 @@ describe('host limits', () => {
     assert.deepEqual(t.nproc, { soft: 96364, hard: 96364 });
   });
 });
+
+describe('host facts of this machine', () => {
+  it('reads the bounding set, rlimits and cgroup version', async () => {
+    const { boundingSetOf } = await import('../../src/runtime/capabilities.js');
+    const { cgroupVersion, daemonRlimits } = await import('../../src/runtime/host-limits.js');
+    const bounding = boundingSetOf('self');
+    assert.ok(bounding.every((c) => KERNEL_CAPABILITIES.includes(c)));
+    assert.ok(bounding.length > 0);
+    const { nofile, nproc } = daemonRlimits();
+    assert.ok(nofile.soft <= nofile.hard && nofile.hard > 0);
+    assert.ok(nproc.soft <= nproc.hard && nproc.hard > 0);
+    assert.ok([1, 2].includes(cgroupVersion()));
+  });
+});
