@@ -55,12 +55,15 @@ describe('berth CLI: images', () => {
   let appRef: string;
   let ttyImage: BuiltImage;
   let ttyRef: string;
+  /** DOCKER_CONFIG points elsewhere, so the tests show --config is what decides. */
+  let envConfigDir: string;
   const cli = (args: string[], input?: string): Promise<CliResult> =>
-    runCli('berth', args, daemon, { input, env: { DOCKER_CONFIG: configDir } });
+    runCli('berth', ['--config', configDir, ...args], daemon, { input, env: { DOCKER_CONFIG: envConfigDir } });
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'berth-cli-test-'));
     configDir = join(work, 'docker-config');
+    envConfigDir = join(work, 'env-config');
     registry = await startRegistry({ htpasswd: { user: USER, password: PASSWORD } });
     const auth = { user: USER, password: PASSWORD };
     busybox = await buildBusyboxImage();
@@ -99,7 +102,7 @@ describe('berth CLI: images', () => {
   });
 
   it('login stores the credentials in config.json with mode 0600', async () => {
-    const r = await cli(['--config', configDir, 'login', '-u', USER, '--password-stdin', registry.host], `${PASSWORD}\n`);
+    const r = await cli(['login', '-u', USER, '--password-stdin', registry.host], `${PASSWORD}\n`);
     ok(r, 'login');
     assert.equal(r.stdout, 'Login Succeeded\n');
     assert.match(r.stderr, new RegExp(`credentials are stored unencrypted in '${join(configDir, 'config.json')}'`));
@@ -107,6 +110,7 @@ describe('berth CLI: images', () => {
     assert.equal(st.mode & 0o777, 0o600);
     const doc = JSON.parse(await readFile(join(configDir, 'config.json'), 'utf8')) as { auths: Record<string, { auth?: string }> };
     assert.equal(doc.auths[registry.host]?.auth, Buffer.from(`${USER}:${PASSWORD}`).toString('base64'));
+    await assert.rejects(stat(join(envConfigDir, 'config.json')), { code: 'ENOENT' });
   });
 
   it('pull prints one line per step (no bars off a terminal) and the full reference last', async () => {
@@ -308,9 +312,9 @@ describe('berth CLI: images', () => {
   });
 
   it('pull on a terminal draws docker-style bars and finishes each layer with Pull complete', async () => {
-    const command = `stty cols 200 rows 50; exec ${process.execPath} ${BERTH_BIN} pull ${ttyRef}`;
+    const command = `stty cols 200 rows 50; exec ${process.execPath} ${BERTH_BIN} --config ${configDir} pull ${ttyRef}`;
     const { stdout } = await run('script', ['-qfc', command, '/dev/null'], {
-      env: { ...daemon.env, DOCKER_CONFIG: configDir },
+      env: { ...daemon.env, DOCKER_CONFIG: envConfigDir },
       maxBuffer: 16 << 20,
     });
     const id = digestHex(ttyImage.layers[0]!.digest).slice(0, 12);
