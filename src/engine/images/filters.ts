@@ -52,6 +52,19 @@ export function validateFilters(filters: Filters, allowed: Set<string> = IMAGE_F
   for (const key of filters.keys()) if (!allowed.has(key)) throw invalidArgument(`invalid filter '${key}'`);
 }
 
+/**
+ * Docker's reference.FamiliarMatch over several patterns: a familiar `name:tag` or `name@digest` matches when the
+ * pattern matches the whole string or just its name.
+ */
+export function referenceMatches(patterns: string[], familiar: string): boolean {
+  const at = familiar.indexOf('@');
+  const colon = familiar.lastIndexOf(':');
+  // A colon before the last slash belongs to a registry port, not a tag.
+  const end = at >= 0 ? at : colon > familiar.lastIndexOf('/') ? colon : familiar.length;
+  const name = familiar.slice(0, end);
+  return patterns.some((p) => globMatch(p, familiar) || globMatch(p, name));
+}
+
 export function imageMatches(store: ImageStore, img: ImageRecord, filters: Filters): boolean {
   const tags = store.repoTags(img.id);
   const dangling = filters.get('dangling');
@@ -67,10 +80,7 @@ export function imageMatches(store: ImageStore, img: ImageRecord, filters: Filte
   const notLabel = filters.get('label!');
   if (notLabel?.length && notLabel.some((l) => labelsMatch(labels ?? undefined, [l]))) return false;
   const refs = filters.get('reference');
-  if (refs?.length) {
-    const names = tags.flatMap((t) => [t, t.slice(0, t.lastIndexOf(':'))]);
-    if (!refs.some((p) => names.some((n) => globMatch(p, n)))) return false;
-  }
+  if (refs?.length && !tags.some((t) => referenceMatches(refs, t))) return false;
   const created = createdSeconds(img) * 1000;
   for (const b of filters.get('before') ?? []) if (created >= createdSeconds(store.resolve(b)) * 1000) return false;
   for (const s of filters.get('since') ?? []) if (created <= createdSeconds(store.resolve(s)) * 1000) return false;

@@ -17,7 +17,7 @@ import type { EventBus } from '../events/event-bus.js';
 import { type ProgressSink } from '../progress.js';
 import { loadImages, saveImages } from './archive.js';
 import { applyChanges } from './changes.js';
-import { imageMatches, validateFilters, type Filters } from './filters.js';
+import { imageMatches, referenceMatches, validateFilters, type Filters } from './filters.js';
 import type { ImageStore } from './image-store.js';
 import { ingestLayer } from './layer-ingest.js';
 import { pullImage, registerImage } from './pull.js';
@@ -26,6 +26,16 @@ import { historyOf, inspectOf, shortImageId, summaryOf, type HistoryItem, type I
 import { chainIds } from '../../store/layer-tar.js';
 
 export type DeleteResponseItem = { Untagged: string } | { Deleted: string };
+
+/** As Docker does, a `reference` filter also limits the names shown to the ones it matches. */
+function narrowToReferences(summary: ImageSummary, patterns: string[] | undefined): ImageSummary {
+  if (!patterns?.length) return summary;
+  return {
+    ...summary,
+    RepoTags: summary.RepoTags.filter((t) => referenceMatches(patterns, t)),
+    RepoDigests: summary.RepoDigests.filter((d) => referenceMatches(patterns, d)),
+  };
+}
 
 /** Whether a container uses an image; containers register this once they exist. */
 export type ImageUsage = (imageId: Digest) => { running: string[]; stopped: string[] };
@@ -74,7 +84,7 @@ export class ImageService {
     return this.store.records
       .listImages()
       .filter((img) => imageMatches(this.store, img, filters))
-      .map((img) => summaryOf(this.store, img))
+      .map((img) => narrowToReferences(summaryOf(this.store, img), filters.get('reference')))
       .sort((a, b) => b.Created - a.Created);
   }
 

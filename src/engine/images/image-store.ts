@@ -21,6 +21,9 @@ const ID_PREFIX = /^(?:sha256:)?([a-f0-9]{1,63})$/;
  * Pull, push, load and the views all go through here.
  */
 export class ImageStore {
+  /** Layers (`chain:<id>`) and blobs (`blob:<digest>`) that a pull in progress may still register, with counts. */
+  private readonly held = new Map<string, number>();
+
   constructor(
     readonly records: ImageRecords,
     readonly content: ContentStore,
@@ -107,6 +110,36 @@ export class ImageStore {
       this.records.deleteLayer(chainId);
       await this.snapshots.remove(chainId);
       if (layer?.blobDigest && !this.records.findLayerByBlob(layer.blobDigest)) await this.content.delete(layer.blobDigest);
+    }
+  }
+
+  /** Marks layers and blobs as wanted by a pull in progress, until the returned function is called. */
+  hold(chainIds: Digest[], blobDigests: Digest[]): () => void {
+    const keys = [...chainIds.map((c) => `chain:${c}`), ...blobDigests.map((d) => `blob:${d}`)];
+    for (const k of keys) this.held.set(k, (this.held.get(k) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      for (const k of keys) {
+        const n = (this.held.get(k) ?? 1) - 1;
+        if (n > 0) this.held.set(k, n);
+        else this.held.delete(k);
+      }
+    };
+  }
+
+  /**
+   * After a failed pull: removes the snapshots and blobs it committed that no layer record claims and no other pull
+   * holds, so a failure stores nothing. Each check is followed directly by the one unlink or rename that detaches the
+   * item; a pull starting in between would have to fetch and commit a whole layer inside that gap to be affected.
+   */
+  async discardUnregistered(layers: Array<{ chainId: Digest; blobDigest: Digest | null }>): Promise<void> {
+    for (const { chainId, blobDigest } of [...layers].reverse()) {
+      if (blobDigest && !this.held.has(`blob:${blobDigest}`) && !this.records.findLayerByBlob(blobDigest)) {
+        await this.content.delete(blobDigest);
+      }
+      if (!this.held.has(`chain:${chainId}`) && !this.records.getLayer(chainId)) await this.snapshots.remove(chainId);
     }
   }
 

@@ -63,6 +63,33 @@ export async function pullImage(
     throw new BerthError('invalid_argument', `manifest has ${layers.length} layers but the image config lists ${diffIds.length}`);
   }
   const chains = chainIds(diffIds);
+  const release = store.hold(chains, layers.map((l) => l.digest));
+  // Layers this pull made visible; on failure they are dropped again unless something else claims them.
+  const committed: Array<{ chainId: Digest; blobDigest: Digest | null }> = [];
+  try {
+    return await fetchAndRegister(store, registry, ref, resolved, chains, committed, opts);
+  } catch (err) {
+    release();
+    await store.discardUnregistered(committed);
+    throw err;
+  } finally {
+    release();
+  }
+}
+
+async function fetchAndRegister(
+  store: ImageStore,
+  registry: RegistryClient,
+  ref: Reference,
+  resolved: ResolvedImage,
+  chains: Digest[],
+  committed: Array<{ chainId: Digest; blobDigest: Digest | null }>,
+  opts: PullOptions,
+): Promise<{ image: ImageRecord; upToDate: boolean }> {
+  const progress = opts.onProgress;
+  const config = resolved.config;
+  const diffIds = config.rootfs.diff_ids as Digest[];
+  const layers = resolved.manifest.layers;
   const imageId = resolved.configDigest;
   const existing = store.records.getImage(imageId);
 
@@ -93,6 +120,7 @@ export async function pullImage(
     bar.update(desc.size, true);
     progress({ status: 'Verifying Checksum', progressDetail: {}, id });
     progress({ status: 'Download complete', progressDetail: {}, id });
+    committed.push({ chainId: chains[i], blobDigest: layer.blobDigest });
     try {
       await layer.commit(chains[i]);
     } catch (err) {
