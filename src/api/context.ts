@@ -3,16 +3,9 @@ import type http from 'node:http';
 import { BerthError, invalidArgument } from '../errors.js';
 import { JsonMessageStream } from './json-stream.js';
 
-/** Credentials the client sends for a registry (X-Registry-Auth), as in docker's AuthConfig. */
-export interface RegistryAuth {
-  username?: string;
-  password?: string;
-  auth?: string;
-  email?: string;
-  serveraddress?: string;
-  identitytoken?: string;
-  registrytoken?: string;
-}
+import { expandAuthField, type RegistryAuth } from '../registry/auth.js';
+
+export type { RegistryAuth };
 
 /** Request bodies handlers read whole; streaming handlers (load, build) read `req` themselves. */
 const MAX_BUFFERED_BODY = 64 * 1024 * 1024;
@@ -125,7 +118,7 @@ function toRegistryAuth(value: unknown, what: string): RegistryAuth | undefined 
     if (typeof v !== 'string') throw invalidArgument(`invalid ${what} header: ${k} must be a string`);
     if (v !== '') auth[key] = v;
   }
-  return Object.keys(auth).length === 0 ? undefined : auth;
+  return Object.keys(auth).length === 0 ? undefined : expandAuthField(auth);
 }
 
 export function decodeRegistryAuth(header: string | undefined): RegistryAuth | undefined {

@@ -1,3 +1,4 @@
+import type { RegistryAuth } from '../registry/auth.js';
 /**
  * The CLI's client for the Docker Engine API on berthd's socket. It negotiates the API version once
  * (HEAD /_ping, then min(server, 1.50)) and prefixes every path with /v1.NN as docker does.
@@ -245,12 +246,4 @@ export function encodeRegistryAuth(auth: RegistryAuth | undefined): string {
   return Buffer.from(JSON.stringify(ordered)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
 }
 
-export interface RegistryAuth {
-  username?: string;
-  password?: string;
-  auth?: string;
-  email?: string;
-  serveraddress?: string;
-  identitytoken?: string;
-  registrytoken?: string;
-}
+export type { RegistryAuth } from '../registry/auth.js';

@@ -5,9 +5,13 @@
  */
 import { createHash } from 'node:crypto';
 
+/** Docker's AuthConfig: what clients send in X-Registry-Auth and keep in ~/.docker/config.json. */
 export interface RegistryAuth {
   username?: string;
   password?: string;
+  /** base64("user:password"), as config.json stores it; some clients send only this. */
+  auth?: string;
+  email?: string;
   /** A refresh token from an earlier login, exchanged for access tokens with a POST. */
   identitytoken?: string;
   /** A bearer token sent as is. */
@@ -93,6 +97,15 @@ export function repositoryScope(repository: string, actions: readonly string[]):
 
 export function basicAuthorization(username: string, password: string): string {
   return `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
+}
+
+/** Fills username/password from the `auth` field (base64 "user:password") when only that was given. */
+export function expandAuthField(auth: RegistryAuth): RegistryAuth {
+  if (!auth.auth || auth.username) return auth;
+  const decoded = Buffer.from(auth.auth, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return auth;
+  return { ...auth, username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
 export function hasCredentials(auth: RegistryAuth | undefined): boolean {

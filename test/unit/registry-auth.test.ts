@@ -105,3 +105,10 @@ describe('registry error bodies', () => {
     assert.equal(errorCodeForStatus(418), 'internal');
   });
 });
+
+it('expandAuthField decodes the base64 auth field only when no username is given', async () => {
+  const { expandAuthField } = await import('../../src/registry/auth.js');
+  const auth = Buffer.from('alice:s3:cret').toString('base64');
+  assert.deepEqual(expandAuthField({ auth }), { auth, username: 'alice', password: 's3:cret' });
+  assert.deepEqual(expandAuthField({ auth, username: 'bob', password: 'x' }), { auth, username: 'bob', password: 'x' });
+});
