@@ -494,7 +494,8 @@ describe('docker import and docker image prune', () => {
 });
 
 describe('registries: login, mirror, errors', () => {
-  test('a private registry needs docker login', async () => {
+  // A 401 from the daemon makes the docker CLI prompt for a username and wait: fail rather than hang the suite.
+  test('a private registry needs docker login', { timeout: 60_000 }, async () => {
     const config = join(scratch, 'login-config');
     const name = `${privateRegistry.host}/private/busybox:latest`;
     const denied = await docker(['pull', name], { config });
