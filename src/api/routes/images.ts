@@ -1,7 +1,7 @@
 /** Image endpoints: decode, call the ImageService, encode. */
 import { request } from 'undici';
 import { PassThrough, type Readable } from 'node:stream';
-import { invalidArgument } from '../../errors.js';
+import { BerthError, invalidArgument } from '../../errors.js';
 import type { Engine } from '../../engine/engine.js';
 import type { JsonMessage, ProgressSink } from '../../engine/progress.js';
 import type { RequestContext } from '../context.js';
@@ -14,6 +14,15 @@ import type { Router } from '../router.js';
  */
 function lazyProgress(ctx: RequestContext): ProgressSink {
   return (msg: JsonMessage) => ctx.jsonStream().write(msg);
+}
+
+/**
+ * A registry's refusal must not reach the client as a 401: to the docker CLI a 401 from the daemon means "the user
+ * has to log in first", so it prompts for a username on stdin and a script hangs. dockerd answers these with 403/404/500.
+ */
+function asRegistryRefusal(err: unknown): never {
+  if (err instanceof BerthError && err.code === 'unauthorized') throw new BerthError('forbidden', err.message, { cause: err });
+  throw err;
 }
 
 function endStream(ctx: RequestContext): void {
@@ -72,12 +81,14 @@ export function registerImageRoutes(router: Router, engine: Engine): void {
         onProgress,
       });
     } else if (fromImage) {
-      await images.pull(fromImage, ctx.query.get('tag') ?? undefined, {
-        platform: ctx.query.get('platform') || undefined,
-        auth: ctx.registryAuth(),
-        onProgress,
-        signal: ctx.signal,
-      });
+      await images
+        .pull(fromImage, ctx.query.get('tag') ?? undefined, {
+          platform: ctx.query.get('platform') || undefined,
+          auth: ctx.registryAuth(),
+          onProgress,
+          signal: ctx.signal,
+        })
+        .catch(asRegistryRefusal);
     } else {
       throw invalidArgument('fromImage or fromSrc is required');
     }

@@ -156,11 +156,13 @@ async function fetchAndRegister(
     layers: layerRecords,
     existing,
   });
+  // Docker reports "up to date" only when the name already pointed at this image: a new tag is news too.
+  const nameWasCurrent = store.resolveReference(ref) === imageId;
   recordPulledNames(store, ref, resolved, imageId);
 
   const digest = resolved.indexDigest ?? resolved.manifestDigest;
   progress({ status: `Digest: ${digest}` });
-  const upToDate = existing !== undefined && ingested.every((l) => l === undefined);
+  const upToDate = existing !== undefined && nameWasCurrent && ingested.every((l) => l === undefined);
   const shown = familiarString(ref);
   progress({ status: upToDate ? `Status: Image is up to date for ${shown}` : `Status: Downloaded newer image for ${shown}` });
   return { image, upToDate };
