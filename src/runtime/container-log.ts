@@ -22,9 +22,6 @@ const TAIL_BLOCK = 256 << 10;
 /** A partial message held longer than this is handed out in pieces rather than grown without bound. */
 const PENDING_MAX = 1 << 20;
 
-const STDOUT = Buffer.from('stdout');
-const STDERR = Buffer.from('stderr');
-
 interface Fields {
   /** End of the time field. */
   timeEnd: number;
@@ -33,20 +30,33 @@ interface Fields {
   contentStart: number;
 }
 
+/** conmon's time field is always this long (nanoseconds, +00:00); other writers may differ. */
+const CONMON_TIME_LEN = 35;
+
 /** Finds the fields of the record in buf[start, end) (end excludes the newline). */
 function splitRecord(buf: Buffer, start: number, end: number): Fields | undefined {
-  const sp1 = buf.indexOf(SP, start);
-  if (sp1 < 0 || sp1 >= end) return undefined;
+  // Byte checks instead of compare(): this runs once per line of logs that can be 100s of MB.
+  let sp1 = start + CONMON_TIME_LEN;
+  if (sp1 >= end || buf[sp1] !== SP) {
+    sp1 = buf.indexOf(SP, start);
+    if (sp1 < 0 || sp1 >= end) return undefined;
+  }
   const sp2 = sp1 + 7;
-  if (sp2 > end || (sp2 < end && buf[sp2] !== SP)) return undefined;
+  if (sp2 >= end || buf[sp2] !== SP) return undefined;
+  if (buf[sp1 + 1] !== 0x73 || buf[sp1 + 2] !== 0x74 || buf[sp1 + 3] !== 0x64) return undefined; // "std"
   let stream: OutputStream;
-  if (buf.compare(STDOUT, 0, 6, sp1 + 1, sp2) === 0) stream = 'stdout';
-  else if (buf.compare(STDERR, 0, 6, sp1 + 1, sp2) === 0) stream = 'stderr';
+  const a = buf[sp1 + 4];
+  const b = buf[sp1 + 5];
+  const c = buf[sp1 + 6];
+  if (a === 0x6f && b === 0x75 && c === 0x74) stream = 'stdout';
+  else if (a === 0x65 && b === 0x72 && c === 0x72) stream = 'stderr';
   else return undefined;
-  if (sp2 + 1 >= end) return undefined;
   // The tag may carry more flags after ':' (CRI), so look for the next space rather than assume one byte.
-  let sp3 = buf.indexOf(SP, sp2 + 1);
-  if (sp3 < 0 || sp3 > end) sp3 = end;
+  let sp3 = sp2 + 2;
+  if (sp3 < end && buf[sp3] !== SP) {
+    sp3 = buf.indexOf(SP, sp2 + 1);
+    if (sp3 < 0 || sp3 > end) sp3 = end;
+  }
   return { timeEnd: sp1, stream, partial: buf[sp2 + 1] === 0x50 /* P */, contentStart: Math.min(sp3 + 1, end) };
 }
 
@@ -147,8 +157,8 @@ export async function* readLog(path: string, opts: ReadLogOptions): AsyncIterabl
 export async function* readLogBatches(path: string, opts: ReadLogOptions): AsyncGenerator<LogEntry[]> {
   const want = (s: OutputStream): boolean => (s === 'stdout' ? opts.stdout : opts.stderr);
   if (!opts.stdout && !opts.stderr) return;
-  const since = opts.since !== undefined ? splitNs(opts.since) : undefined;
-  const until = opts.until !== undefined ? splitNs(opts.until) : undefined;
+  const since = opts.since !== undefined ? bound(opts.since) : undefined;
+  const until = opts.until !== undefined ? bound(opts.until) : undefined;
   const signal = opts.signal;
 
   let fh = await openLog(path);
@@ -259,15 +269,39 @@ export async function* readLogBatches(path: string, opts: ReadLogOptions): Async
   }
 }
 
-function keep(timeBuf: Buffer, timeEnd: number, since: { sec: number; nsec: number } | undefined): boolean {
-  if (!since) return true;
-  const t = parseTime(timeBuf, 0, timeEnd);
-  return Number.isNaN(t.sec) || cmpTime(t, since) >= 0;
+/** A time bound, also as conmon's fixed-width UTC text so most records compare without parsing. */
+interface Bound {
+  sec: number;
+  nsec: number;
+  text: Buffer;
 }
 
-function isAfter(timeBuf: Buffer, timeEnd: number, until: { sec: number; nsec: number }): boolean {
+function bound(ns: bigint): Bound {
+  const t = splitNs(ns);
+  const iso = new Date(t.sec * 1000).toISOString().slice(0, 19);
+  return { ...t, text: Buffer.from(`${iso}.${String(t.nsec).padStart(9, '0')}+00:00`) };
+}
+
+const UTC_SUFFIX = Buffer.from('+00:00');
+
+/** Compares a record's time with a bound: <0 before, 0 equal, >0 after; NaN when unreadable. */
+function cmpBound(timeBuf: Buffer, timeEnd: number, b: Bound): number {
+  // Fixed-width UTC times of years 1000-9999 sort as text.
+  if (timeEnd === CONMON_TIME_LEN && b.text.length === CONMON_TIME_LEN && timeBuf.compare(UTC_SUFFIX, 0, 6, timeEnd - 6, timeEnd) === 0) {
+    return timeBuf.compare(b.text, 0, CONMON_TIME_LEN, 0, timeEnd);
+  }
   const t = parseTime(timeBuf, 0, timeEnd);
-  return !Number.isNaN(t.sec) && cmpTime(t, until) > 0;
+  return Number.isNaN(t.sec) ? NaN : cmpTime(t, b);
+}
+
+function keep(timeBuf: Buffer, timeEnd: number, since: Bound | undefined): boolean {
+  if (!since) return true;
+  const c = cmpBound(timeBuf, timeEnd, since);
+  return Number.isNaN(c) || c >= 0;
+}
+
+function isAfter(timeBuf: Buffer, timeEnd: number, until: Bound): boolean {
+  return cmpBound(timeBuf, timeEnd, until) > 0;
 }
 
 /** Partial messages still open at the end are handed out as they are (no newline). */
