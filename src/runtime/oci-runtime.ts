@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BerthError, notFound, unavailable } from '../errors.js';
 import type { OciListEntry, OciState, OciStatus } from './runtime-types.js';
 
@@ -97,9 +100,19 @@ export class OciRuntime {
     await this.check(['resume', id], id);
   }
 
-  /** `resources` is an OCI LinuxResources object; it goes to the runtime on stdin (`--resources -`). */
+  /**
+   * `resources` is an OCI LinuxResources object. It goes through a temporary file: crun reads
+   * `--resources -` by opening /dev/stdin, which fails (ENXIO) on the socketpair Node gives a child.
+   */
   async update(id: string, resources: object): Promise<void> {
-    await this.check(['update', '--resources', '-', id], id, JSON.stringify(resources));
+    const dir = await mkdtemp(join(tmpdir(), 'berth-update-'));
+    try {
+      const file = join(dir, 'resources.json');
+      await writeFile(file, JSON.stringify(resources));
+      await this.check(['update', '--resources', file, id], id);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   async list(): Promise<OciListEntry[]> {
