@@ -1,14 +1,15 @@
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import { relative, resolve } from 'node:path';
+import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { BerthError, invalidArgument } from '../errors.js';
 import { MNT_DETACH, MS_BIND, MS_RDONLY, MS_REMOUNT, type SyscallError, mount, umount2 } from './libc.js';
 
 /**
- * Overlay mounts for container root filesystems, through mount(2) directly (koffi): no fork, well
- * under a millisecond of our own time against ~2 ms for /bin/mount. mount(2) copies at most one page
- * of option data, so a long lower stack is mounted by /bin/mount run in the layers' common parent
- * directory, with paths relative to it (overlayfs resolves them against the mounter's cwd). Node is
+ * Overlay mounts for container root filesystems, through mount(2) directly (koffi): no fork; measured
+ * here 0.5-0.7 ms against 7-9 ms for /bin/mount. mount(2) copies at most one page of option data, so a
+ * long lower stack is mounted by /bin/mount run in a scratch directory of short symlinks to the layers,
+ * with lowerdir=0:1:2... (overlayfs resolves relative paths against the mounter's cwd). Node is
  * multi-threaded, so we never chdir ourselves.
  */
 
@@ -51,7 +52,7 @@ export async function mountOverlay(opts: OverlayOptions): Promise<void> {
     }
     return;
   }
-  await mountRelative(lowerDirs, upperDir, workDir, target);
+  await mountViaLinks(lowerDirs, upperDir, workDir, target);
 }
 
 /** The overlay option string; upper and work stay absolute, lowers as given. */
@@ -61,28 +62,31 @@ export function overlayData(lowerDirs: string[], upperDir?: string, workDir?: st
   return data;
 }
 
-async function mountRelative(lowerDirs: string[], upperDir: string | undefined, workDir: string | undefined, target: string): Promise<void> {
-  const base = commonParent(lowerDirs.map((d) => resolve(d)));
-  const rel = lowerDirs.map((d) => relative(base, resolve(d)) || '.');
-  const data = overlayData(rel, upperDir && resolve(upperDir), workDir && resolve(workDir));
-  if (Buffer.byteLength(data) > MOUNT_DATA_MAX) {
-    throw invalidArgument(`overlay mount of ${target}: ${lowerDirs.length} lower directories do not fit in one page even as relative paths`);
-  }
-  await new Promise<void>((res, rej) => {
-    execFile('/bin/mount', ['-t', 'overlay', 'overlay', '-o', data, resolve(target)], { cwd: base }, (err, _stdout, stderr) => {
-      if (err) rej(new BerthError('internal', `mount overlay on ${target}: ${String(stderr).trim() || err.message}`, { cause: err }));
-      else res();
+/**
+ * Lowers given as short names in a scratch directory of symlinks ("0", "1", ...), with /bin/mount run
+ * there. overlayfs resolves the lower paths once, at mount time, so the links can go right after.
+ */
+async function mountViaLinks(lowerDirs: string[], upperDir: string | undefined, workDir: string | undefined, target: string): Promise<void> {
+  const links = await mkdtemp(join(tmpdir(), 'berth-lowers-'));
+  try {
+    await Promise.all(lowerDirs.map((d, i) => symlink(resolve(d), join(links, String(i)))));
+    const data = overlayData(
+      lowerDirs.map((_d, i) => String(i)),
+      upperDir && resolve(upperDir),
+      workDir && resolve(workDir),
+    );
+    if (Buffer.byteLength(data) > MOUNT_DATA_MAX) {
+      throw invalidArgument(`overlay mount of ${target}: ${lowerDirs.length} lower directories do not fit in one page of mount options`);
+    }
+    await new Promise<void>((res, rej) => {
+      execFile('/bin/mount', ['-t', 'overlay', 'overlay', '-o', data, resolve(target)], { cwd: links }, (err, _stdout, stderr) => {
+        if (err) rej(new BerthError('internal', `mount overlay on ${target}: ${String(stderr).trim() || err.message}`, { cause: err }));
+        else res();
+      });
     });
-  });
-}
-
-function commonParent(paths: string[]): string {
-  const split = paths.map((p) => p.split('/'));
-  const first = split[0] ?? [''];
-  let n = 0;
-  // Stop one short of the full path so a single directory still has a parent to be relative to.
-  while (n < first.length - 1 && split.every((s) => s.length - 1 > n && s[n] === first[n])) n++;
-  return first.slice(0, n).join('/') || '/';
+  } finally {
+    await rm(links, { recursive: true, force: true });
+  }
 }
 
 /** Option separators cannot be escaped reliably across kernels; store paths never contain them. */
