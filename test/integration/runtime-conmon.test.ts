@@ -47,9 +47,9 @@ function note(what: string, ms: number): void {
 
 const ms = (from: bigint): number => Number(process.hrtime.bigint() - from) / 1e6;
 
-async function makeBundle(runtime: OciRuntime, args: string[], opts: { terminal?: boolean } = {}): Promise<Bundle> {
+async function makeBundle(runtime: OciRuntime, args: string[], opts: { terminal?: boolean; deep?: boolean } = {}): Promise<Bundle> {
   const id = `berth-test-${Math.random().toString(36).slice(2, 10)}`;
-  const dir = join(work, 'b', id);
+  const dir = opts.deep ? join(work, 'd'.repeat(60), 'e'.repeat(60), id) : join(work, 'b', id);
   const rootfs = join(dir, 'rootfs');
   await Promise.all(['rootfs', 'upper', 'work', 'persist'].map((d) => mkdir(join(dir, d), { recursive: true })));
   const b: Bundle = {
@@ -271,6 +271,22 @@ describe('conmon + crun', () => {
     await destroy(b, crun);
   });
 
+  test('attach when the socket path is longer than sun_path', async () => {
+    const b = await makeBundle(crun, ['sh', '-c', 'read x; echo deep:$x'], { deep: true });
+    const c = await create(b, crun, { stdin: true, stdinOnce: true });
+    assert.ok(Buffer.byteLength(c.attachPath) > 108);
+    const sock = await AttachSocket.connect(c.attachPath);
+    let out = '';
+    sock.onData((_s, d) => (out += d.toString()));
+    const closed = new Promise<void>((resolve) => sock.onClose(resolve));
+    await start(b, crun);
+    sock.write(Buffer.from('yes\n'));
+    assert.equal(await waitForExit(b.exitDir, b.id), 0);
+    await closed;
+    assert.equal(out, 'deep:yes\n');
+    await destroy(b, crun);
+  });
+
   test('detach and re-attach keep the container running', async () => {
     const b = await makeBundle(crun, ['sh', '-c', 'while read l; do echo got:$l; done']);
     const c = await create(b, crun, { stdin: true, stdinOnce: false });
@@ -357,6 +373,29 @@ describe('conmon + crun', () => {
     const err = seen.filter(([st]) => st === 'stderr').map(([, d]) => d).join('');
     assert.equal(out, 'got:ping\n');
     assert.equal(err, 'oops\n');
+
+    const tty = await conmonExec({
+      containerId: b.id,
+      sessionId: 'exec-tty',
+      sessionDir: join(b.dir, 'exec-tty'),
+      runtime: crun,
+      process: { ...b.config.process, terminal: true, args: ['sh', '-c', 'read x; echo t:$x; stty size; tty'] },
+      terminal: true,
+      stdin: true,
+      attach: true,
+    });
+    assert.ok(tty.attachPath);
+    const ttySock = await AttachSocket.connect(tty.attachPath);
+    let ttyOut = '';
+    const ttyClosed = new Promise<void>((resolve) => ttySock.onClose(resolve));
+    ttySock.onData((_st, d) => (ttyOut += d.toString()));
+    await tty.start();
+    await tty.pid;
+    await resizeTerminal(tty.ctlPath, 30, 90);
+    ttySock.write(Buffer.from('q\n'));
+    assert.equal(await tty.exitCode, 0);
+    await ttyClosed;
+    assert.match(ttyOut, /t:q\r\n30 90\r\n\/dev\/pts\/\d+\r\n/);
 
     const missing = await conmonExec({
       containerId: b.id,
