@@ -101,6 +101,29 @@ async function start(b: Bundle, runtime: OciRuntime): Promise<void> {
   note(`${runtime.name}: start`, ms(t0));
 }
 
+/**
+ * conmon handles the ctl fifo and the attach socket in one event loop, in no set order, so input sent
+ * right after a resize may be read before the resize lands. The container runs `stty size` per input
+ * line; keep asking until the answer is the new size.
+ */
+async function untilSize(sock: AttachSocket, ctlPath: string, rows: number, cols: number): Promise<string> {
+  let out = '';
+  let answered = 0;
+  let wake: (() => void) | undefined;
+  sock.onData((_s, d) => {
+    out += d.toString();
+    wake?.();
+  });
+  await resizeTerminal(ctlPath, rows, cols);
+  for (;;) {
+    sock.write(Buffer.from('\n'));
+    // Wait for this line's answer: the size, or stty's complaint about a 0x0 terminal.
+    while ((out.match(/(\d+ \d+|stty: [^\r]*)\r\n/g) ?? []).length <= answered) await new Promise<void>((r) => (wake = r));
+    answered++;
+    if (out.includes(`${rows} ${cols}\r\n`)) return out;
+  }
+}
+
 async function logText(path: string, stream?: 'stdout' | 'stderr'): Promise<string> {
   let s = '';
   for await (const e of readLog(path, { stdout: stream !== 'stderr', stderr: stream !== 'stdout' })) s += e.data.toString();
@@ -205,6 +228,13 @@ describe('conmon + crun', () => {
     await writeFile(join(bad.dir, 'config.json'), JSON.stringify(bad.config));
     await assert.rejects(create(bad, crun), /crun create .*\S/);
     await destroy(bad, crun);
+    const noConmon = conmonCreate({
+      id: bad.id, name: bad.id, bundle: bad.dir, runtime: crun, exitDir: bad.exitDir, persistDir: bad.persistDir,
+      logPath: bad.logPath, terminal: false, stdin: false, conmonPath: '/nonexistent/conmon',
+    });
+    await assert.rejects(noConmon, (e: Error & { code?: string }) => e.code === 'unavailable');
+    const noRuntime = new OciRuntime({ name: 'crun', path: '/nonexistent/crun', root: join(work, 'none') });
+    await assert.rejects(noRuntime.state('x'), (e: Error & { code?: string }) => e.code === 'unavailable');
   });
 
   test('a container outlives the process that created it', async () => {
@@ -305,22 +335,18 @@ describe('conmon + crun', () => {
   });
 
   test('a TTY container sees the size set through the ctl fifo', async () => {
-    const b = await makeBundle(crun, ['sh', '-c', 'read x; stty size; exit 4'], { terminal: true });
+    const b = await makeBundle(crun, ['sh', '-c', 'while read x; do stty size; done; exit 4'], { terminal: true });
     const c = await create(b, crun, { terminal: true });
     const sock = await AttachSocket.connect(c.attachPath);
-    let out = '';
     const streams = new Set<string>();
-    sock.onData((stream, data) => {
-      streams.add(stream);
-      out += data.toString();
-    });
+    sock.onData((stream) => streams.add(stream));
     const closed = new Promise<void>((resolve) => sock.onClose(resolve));
     await start(b, crun);
-    await resizeTerminal(c.ctlPath, 40, 100);
-    sock.write(Buffer.from('\n'));
+    const out = await untilSize(sock, c.ctlPath, 40, 100);
+    assert.match(out, /40 100\r\n/);
+    sock.write(Buffer.from('\x04'));
     assert.equal(await waitForExit(b.exitDir, b.id), 4);
     await closed;
-    assert.match(out, /40 100\r\n/);
     assert.deepEqual([...streams], ['stdout']);
     assert.match(await logText(b.logPath), /40 100\r\n/);
     await destroy(b, crun);
@@ -379,7 +405,7 @@ describe('conmon + crun', () => {
       sessionId: 'exec-tty',
       sessionDir: join(b.dir, 'exec-tty'),
       runtime: crun,
-      process: { ...b.config.process, terminal: true, args: ['sh', '-c', 'read x; echo t:$x; stty size; tty'] },
+      process: { ...b.config.process, terminal: true, args: ['sh', '-c', 'while read x; do stty size; done; tty'] },
       terminal: true,
       stdin: true,
       attach: true,
@@ -391,11 +417,12 @@ describe('conmon + crun', () => {
     ttySock.onData((_st, d) => (ttyOut += d.toString()));
     await tty.start();
     await tty.pid;
-    await resizeTerminal(tty.ctlPath, 30, 90);
-    ttySock.write(Buffer.from('q\n'));
+    await untilSize(ttySock, tty.ctlPath, 30, 90);
+    ttySock.write(Buffer.from('\x04'));
     assert.equal(await tty.exitCode, 0);
     await ttyClosed;
-    assert.match(ttyOut, /t:q\r\n30 90\r\n\/dev\/pts\/\d+\r\n/);
+    assert.match(ttyOut, /30 90\r\n/);
+    assert.match(ttyOut, /\/dev\/pts\/\d+\r\n/);
 
     const missing = await conmonExec({
       containerId: b.id,
