@@ -99,3 +99,69 @@ export function listxattr(path: string): string[] {
   }
   throw syscallError('llistxattr', path);
 }
+
+// --- sockets (conmon's attach socket is AF_UNIX SOCK_SEQPACKET, which Node's net module cannot open) ---
+
+const socketFn = libc.func('int socket(int domain, int type, int protocol)');
+const connectFn = libc.func('int connect(int fd, const void *addr, uint32_t len)');
+const shutdownFn = libc.func('int shutdown(int fd, int how)');
+
+export const AF_UNIX = 1;
+export const SOCK_SEQPACKET = 5;
+export const SOCK_CLOEXEC = 0o2000000;
+export const SHUT_RD = 0;
+export const SHUT_WR = 1;
+export const SHUT_RDWR = 2;
+/** sizeof(sockaddr_un.sun_path), including the terminating NUL. */
+export const SUN_PATH_MAX = 108;
+
+export function socket(domain: number, type: number, protocol = 0): number {
+  koffi.errno(0);
+  const fd = socketFn(domain, type, protocol) as number;
+  if (fd < 0) throw syscallError('socket', `${domain}/${type}`);
+  return fd;
+}
+
+/** connect(2) to a unix socket path; the path (in bytes) must fit sun_path with its NUL. */
+export function connectUnix(fd: number, path: string): void {
+  const bytes = Buffer.from(path);
+  if (bytes.length >= SUN_PATH_MAX) {
+    const err = new Error(`connect ${path}: ENAMETOOLONG`) as SyscallError;
+    Object.assign(err, { code: 'ENAMETOOLONG', errno: 36, syscall: 'connect', path });
+    throw err;
+  }
+  const addr = Buffer.alloc(2 + bytes.length + 1);
+  addr.writeUInt16LE(AF_UNIX, 0);
+  bytes.copy(addr, 2);
+  koffi.errno(0);
+  if ((connectFn(fd, addr, addr.length) as number) !== 0) throw syscallError('connect', path);
+}
+
+/** shutdown(2); ENOTCONN (peer already gone) is not an error for our callers. */
+export function shutdown(fd: number, how: number): void {
+  koffi.errno(0);
+  if ((shutdownFn(fd, how) as number) !== 0) {
+    const e = syscallError('shutdown', String(fd));
+    if (e.code !== 'ENOTCONN') throw e;
+  }
+}
+
+// --- mounts ---
+
+const mountFn = libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)');
+const umount2Fn = libc.func('int umount2(const char *target, int flags)');
+
+export const MS_RDONLY = 1;
+export const MS_REMOUNT = 32;
+export const MS_BIND = 4096;
+export const MNT_DETACH = 2;
+
+export function mount(source: string, target: string, fstype: string | null, flags: number, data: string | null): void {
+  koffi.errno(0);
+  if ((mountFn(source, target, fstype, flags, data) as number) !== 0) throw syscallError('mount', target);
+}
+
+export function umount2(target: string, flags: number): void {
+  koffi.errno(0);
+  if ((umount2Fn(target, flags) as number) !== 0) throw syscallError('umount2', target);
+}

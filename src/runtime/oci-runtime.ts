@@ -1,0 +1,190 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BerthError, notFound, unavailable } from '../errors.js';
+import type { OciListEntry, OciState, OciStatus } from './runtime-types.js';
+
+/**
+ * The OCI runtime CLI (crun by default, runc selectable). Both take the same global `--root` and the
+ * same verbs; only their error messages differ, which is why the "benign" failures are matched loosely.
+ */
+
+export interface OciRuntimeOptions {
+  /** 'crun', 'runc' or another runtime name (used in messages and by conmon). */
+  name: 'crun' | 'runc' | string;
+  /** Absolute path of the binary. */
+  path: string;
+  /** The runtime's state directory (`--root`). */
+  root: string;
+}
+
+interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The container is unknown to the runtime: crun "error opening file `.../status`", runc "container does not exist". */
+const MISSING = /No such file or directory|does not exist|not found/i;
+/** The container (or its init process) is already gone. */
+const NOT_RUNNING = /not running|No such process|ESRCH|process already finished|container .* stopped|is stopped/i;
+
+const STATUSES: ReadonlySet<string> = new Set<OciStatus>(['created', 'running', 'paused', 'stopped']);
+
+export class OciRuntime {
+  readonly name: string;
+  readonly path: string;
+  readonly root: string;
+
+  constructor(opts: OciRuntimeOptions) {
+    this.name = opts.name;
+    this.path = opts.path;
+    this.root = opts.root;
+  }
+
+  /** The global arguments every invocation starts with (conmon gets them through --runtime-arg). */
+  globalArgs(): string[] {
+    return [`--root=${this.root}`];
+  }
+
+  async start(id: string): Promise<void> {
+    await this.check(['start', id], id);
+  }
+
+  /** Sending a signal to a container that has already stopped succeeds (there is nothing left to signal). */
+  async kill(id: string, signal: string | number, opts: { all?: boolean } = {}): Promise<void> {
+    const args = ['kill'];
+    if (opts.all) args.push('--all');
+    args.push(id, String(signal));
+    const r = await this.run(args);
+    if (r.code === 0) return;
+    if (NOT_RUNNING.test(r.stderr)) return;
+    if (MISSING.test(r.stderr)) {
+      // crun reports a stopped container whose state dir still exists as ESRCH; a missing one is gone for good.
+      const st = await this.state(id);
+      if (st === undefined) throw notFound(`${this.name}: no such container: ${id}`);
+      if (st.status === 'stopped') return;
+    }
+    throw this.failure('kill', id, r);
+  }
+
+  /** Deleting a container the runtime does not know succeeds. */
+  async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
+    const args = ['delete'];
+    if (opts.force) args.push('--force');
+    args.push(id);
+    const r = await this.run(args);
+    if (r.code === 0 || MISSING.test(r.stderr)) return;
+    throw this.failure('delete', id, r);
+  }
+
+  /** undefined when the runtime does not know the container. */
+  async state(id: string): Promise<OciState | undefined> {
+    const r = await this.run(['state', id]);
+    if (r.code !== 0) {
+      if (MISSING.test(r.stderr)) return undefined;
+      throw this.failure('state', id, r);
+    }
+    const parsed = parseJson(r.stdout, `${this.name} state ${id}`) as { status?: unknown; pid?: unknown };
+    const status = String(parsed.status);
+    if (!STATUSES.has(status)) throw new BerthError('internal', `${this.name} state ${id}: unknown status ${status}`);
+    return { status: status as OciStatus, pid: typeof parsed.pid === 'number' ? parsed.pid : 0 };
+  }
+
+  async pause(id: string): Promise<void> {
+    await this.check(['pause', id], id);
+  }
+
+  async resume(id: string): Promise<void> {
+    await this.check(['resume', id], id);
+  }
+
+  /**
+   * `resources` is an OCI LinuxResources object. It goes through a temporary file: crun reads
+   * `--resources -` by opening /dev/stdin, which fails (ENXIO) on the socketpair Node gives a child.
+   */
+  async update(id: string, resources: object): Promise<void> {
+    const dir = await mkdtemp(join(tmpdir(), 'berth-update-'));
+    try {
+      const file = join(dir, 'resources.json');
+      await writeFile(file, JSON.stringify(resources));
+      await this.check(['update', '--resources', file, id], id);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  async list(): Promise<OciListEntry[]> {
+    const r = await this.run(['list', '--format', 'json']);
+    if (r.code !== 0) throw this.failure('list', '', r);
+    // runc prints `null` for an empty list, crun `[\n\n]`.
+    const parsed = parseJson(r.stdout, `${this.name} list`);
+    if (!Array.isArray(parsed)) return [];
+    return parsed.map((e: { id?: unknown; status?: unknown; pid?: unknown }) => ({
+      id: String(e.id),
+      status: String(e.status),
+      pid: typeof e.pid === 'number' ? e.pid : 0,
+    }));
+  }
+
+  private async check(args: string[], id: string, stdin?: string): Promise<void> {
+    const r = await this.run(args, stdin);
+    if (r.code === 0) return;
+    if (MISSING.test(r.stderr)) throw notFound(`${this.name} ${args[0]}: no such container: ${id}`);
+    throw this.failure(args[0] ?? '', id, r);
+  }
+
+  private failure(verb: string, id: string, r: RunResult): BerthError {
+    const msg = cleanMessage(r.stderr) || `exit code ${r.code}`;
+    return new BerthError('internal', `${this.name} ${verb}${id ? ` ${id}` : ''}: ${msg}`);
+  }
+
+  private run(args: string[], stdin?: string): Promise<RunResult> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.path, [...this.globalArgs(), ...args], {
+        stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout?.on('data', (d: Buffer) => out.push(d));
+      child.stderr?.on('data', (d: Buffer) => err.push(d));
+      child.on('error', (e) => reject(unavailable(`cannot run ${this.name} (${this.path}): ${e.message}`, e)));
+      child.on('close', (code, signal) => {
+        resolve({
+          code: code ?? (signal ? 128 : 1),
+          stdout: Buffer.concat(out).toString('utf8'),
+          stderr: Buffer.concat(err).toString('utf8'),
+        });
+      });
+      if (stdin !== undefined) {
+        child.stdin?.on('error', () => {
+          /* the runtime may exit before reading stdin; its exit code tells */
+        });
+        child.stdin?.end(stdin);
+      }
+    });
+  }
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new BerthError('internal', `${what}: unexpected output: ${text.slice(0, 200)}`);
+  }
+}
+
+/** runc logs as `time="..." level=error msg="..."`; keep just the message. */
+export function cleanMessage(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+  return lines
+    .map((l) => {
+      const m = /level=\w+ msg="((?:[^"\\]|\\.)*)"/.exec(l);
+      return m?.[1] !== undefined ? m[1].replace(/\\"/g, '"') : l;
+    })
+    .join('; ');
+}
