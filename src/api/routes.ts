@@ -2,6 +2,7 @@
 import type { Engine } from '../engine/engine.js';
 import type { DaemonFacts } from '../engine/system/system-info.js';
 import { Router } from './router.js';
+import { registerContainerRoutes } from './routes/containers.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerImageRoutes } from './routes/images.js';
 import { registerSystemRoutes } from './routes/system.js';
@@ -11,5 +12,6 @@ export function buildRouter(engine: Engine, daemon: DaemonFacts): Router {
   registerSystemRoutes(router, engine, daemon);
   registerImageRoutes(router, engine);
   registerEventRoutes(router, engine);
+  registerContainerRoutes(router, engine);
   return router;
 }

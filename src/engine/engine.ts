@@ -1,10 +1,14 @@
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { RegistryClient } from '../registry/client.js';
+import { ContainerRecords } from '../store/container-records.js';
 import { ContentStore } from '../store/content-store.js';
 import { MetadataDb } from '../store/db.js';
 import { ImageRecords } from '../store/image-records.js';
 import { SnapshotStore } from '../store/snapshots.js';
+import { ContainerService } from './containers/container-service.js';
+import type { ContainerDoc } from './containers/types.js';
 import { EventBus } from './events/event-bus.js';
 import { ImageService } from './images/image-service.js';
 import { ImageStore } from './images/image-store.js';
@@ -21,6 +25,7 @@ export interface EngineConfig {
 export interface Engine {
   readonly config: EngineConfig;
   readonly images: ImageService;
+  readonly containers: ContainerService;
   readonly events: EventBus;
   close(): Promise<void>;
 }
@@ -42,9 +47,18 @@ export async function createEngine(config: EngineConfig, log: EngineLog = () => 
   });
   const events = new EventBus();
   const images = new ImageService(store, registry, events, path.join(config.dataRoot, 'tmp'));
+  const containers = new ContainerService(new ContainerRecords<ContainerDoc>(db), images, events, {
+    dataRoot: config.dataRoot,
+    execRoot: config.execRoot,
+    defaultRuntime: config.defaultRuntime,
+    runtimes: Object.fromEntries(Object.entries({ crun: '/usr/bin/crun', runc: '/usr/bin/runc' }).filter(([, p]) => existsSync(p))),
+    log,
+  });
+  await containers.recover();
   return {
     config,
     images,
+    containers,
     events,
     async close() {
       await registry.close();

@@ -57,4 +57,20 @@ export const MIGRATIONS: Migration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    name: 'containers',
+    up(db) {
+      db.exec(`
+        CREATE TABLE containers (
+          id         TEXT PRIMARY KEY,           -- 64 hex
+          name       TEXT NOT NULL UNIQUE,       -- without the leading '/'
+          image_id   TEXT NOT NULL,
+          created_at INTEGER NOT NULL,           -- ms
+          doc        TEXT NOT NULL               -- JSON: config, host config, state
+        );
+        CREATE INDEX containers_image_id ON containers(image_id);
+      `);
+    },
+  },
 ];

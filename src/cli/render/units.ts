@@ -21,23 +21,8 @@ export function humanSize(size: number): string {
   return humanSizeWithPrecision(size, 4);
 }
 
-/** go-units HumanDuration, for a duration in milliseconds. */
-export function humanDuration(ms: number): string {
-  const seconds = Math.trunc(ms / 1000);
-  if (seconds < 1) return 'Less than a second';
-  if (seconds === 1) return '1 second';
-  if (seconds < 60) return `${seconds} seconds`;
-  const minutes = Math.trunc(ms / 60_000);
-  if (minutes === 1) return 'About a minute';
-  if (minutes < 60) return `${minutes} minutes`;
-  const hours = Math.trunc(ms / 3_600_000 + 0.5);
-  if (hours === 1) return 'About an hour';
-  if (hours < 48) return `${hours} hours`;
-  if (hours < 24 * 7 * 2) return `${Math.trunc(hours / 24)} days`;
-  if (hours < 24 * 30 * 2) return `${Math.trunc(hours / 24 / 7)} weeks`;
-  if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24 / 30)} months`;
-  return `${Math.trunc(Math.trunc(ms / 3_600_000) / 24 / 365)} years`;
-}
+export { humanDuration } from '../../util/human-duration.js';
+import { humanDuration } from '../../util/human-duration.js';
 
 /** "2 hours ago" for a unix time in seconds, as docker's CreatedSince columns. */
 export function timeAgo(unixSeconds: number, now: number = Date.now()): string {

@@ -74,6 +74,11 @@ export class ImageService {
     return this.store.resolve(name);
   }
 
+  /** The image's unpacked layers as overlayfs lower directories, top first. */
+  layerPaths(img: ImageRecord): string[] {
+    return img.layers.map((c) => this.store.snapshots.fsPath(c)).reverse();
+  }
+
   config(img: ImageRecord): ImageConfig {
     return JSON.parse(img.config) as ImageConfig;
   }

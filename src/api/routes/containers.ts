@@ -1,0 +1,71 @@
+/** Container endpoints: decode, call the ContainerService, encode. */
+import type { Engine } from '../../engine/engine.js';
+import type { CreateRequest } from '../../engine/containers/types.js';
+import { invalidArgument } from '../../errors.js';
+import type { Router } from '../router.js';
+
+const WAIT_CONDITIONS = new Set(['not-running', 'next-exit', 'removed']);
+
+export function registerContainerRoutes(router: Router, engine: Engine): void {
+  const containers = engine.containers;
+
+  router.post('/containers/create', async (ctx) => {
+    const body = await ctx.json<CreateRequest>();
+    const name = ctx.query.get('name') || undefined;
+    ctx.sendJson(201, await containers.create(body, name));
+  });
+
+  router.get('/containers/json', (ctx) => {
+    const limit = ctx.int('limit') ?? (ctx.bool('latest') ? 1 : undefined);
+    ctx.sendJson(200, containers.list({ all: ctx.bool('all'), limit, filters: ctx.filters() }));
+  });
+
+  router.get('/containers/{id}/json', (ctx) => ctx.sendJson(200, containers.inspect(ctx.params.id)));
+
+  router.post('/containers/{id}/start', async (ctx) => {
+    await containers.start(ctx.params.id);
+    ctx.sendStatus(204);
+  });
+
+  router.post('/containers/{id}/stop', async (ctx) => {
+    await containers.stop(ctx.params.id, { timeout: ctx.int('t'), signal: ctx.query.get('signal') ?? undefined });
+    ctx.sendStatus(204);
+  });
+
+  router.post('/containers/{id}/restart', async (ctx) => {
+    await containers.restart(ctx.params.id, { timeout: ctx.int('t'), signal: ctx.query.get('signal') ?? undefined });
+    ctx.sendStatus(204);
+  });
+
+  router.post('/containers/{id}/kill', async (ctx) => {
+    await containers.kill(ctx.params.id, ctx.query.get('signal') || 'SIGKILL');
+    ctx.sendStatus(204);
+  });
+
+  router.post('/containers/{id}/rename', async (ctx) => {
+    const name = ctx.query.get('name');
+    if (!name) throw invalidArgument('name is required');
+    await containers.rename(ctx.params.id, name);
+    ctx.sendStatus(204);
+  });
+
+  router.delete('/containers/{id}', async (ctx) => {
+    await containers.remove(ctx.params.id, { force: ctx.bool('force'), volumes: ctx.bool('v') });
+    ctx.sendStatus(204);
+  });
+
+  // The docker CLI sends wait before start and needs the headers at once, so the response starts immediately.
+  router.post('/containers/{id}/wait', async (ctx) => {
+    const condition = ctx.query.get('condition') || 'not-running';
+    if (!WAIT_CONDITIONS.has(condition)) throw invalidArgument(`invalid condition: "${condition}"`);
+    const waiting = containers.wait(ctx.params.id, condition as 'not-running' | 'next-exit' | 'removed', ctx.signal);
+    ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
+    ctx.res.flushHeaders();
+    try {
+      const code = await waiting;
+      ctx.res.end(JSON.stringify({ StatusCode: code, Error: null }) + '\n');
+    } catch (err) {
+      ctx.res.end(JSON.stringify({ StatusCode: -1, Error: { Message: (err as Error).message } }) + '\n');
+    }
+  });
+}

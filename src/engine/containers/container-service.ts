@@ -1,0 +1,616 @@
+import { EventEmitter } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
+import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { BerthError, conflict, invalidArgument, notFound } from '../../errors.js';
+import type { ContainerRecords, ContainerRow } from '../../store/container-records.js';
+import { conmonCreate } from '../../runtime/conmon.js';
+import { readExitCode, waitForExit } from '../../runtime/exit-watch.js';
+import { cgroupVersion } from '../../runtime/host-limits.js';
+import { isMounted, mountOverlay, unmount } from '../../runtime/mounts.js';
+import { OciRuntime } from '../../runtime/oci-runtime.js';
+import { generateSpec, specToJson, DEFAULT_SHM_SIZE, type ContainerSpecInput, type SpecMount } from '../../runtime/oci-spec.js';
+import { resolveUser } from '../../runtime/user.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { ImageService } from '../images/image-service.js';
+import { commandOf, generateName, mergeConfig, newContainerId, normalizeHostConfig, parseBind, validateName } from './container-config.js';
+import type { ContainerDoc, ContainerState, CreateRequest } from './types.js';
+import { summaryOf, type ContainerSummary } from './views.js';
+
+type Row = ContainerRow<ContainerDoc>;
+
+export interface ContainerServiceOptions {
+  dataRoot: string;
+  execRoot: string;
+  defaultRuntime: string;
+  runtimes: Record<string, string>;
+  log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
+}
+
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+const INIT_BINARIES = ['/usr/bin/catatonit', '/usr/libexec/podman/catatonit', '/usr/bin/tini-static', '/usr/bin/tini'];
+
+function freshState(): ContainerState {
+  return {
+    Status: 'created',
+    Running: false,
+    Paused: false,
+    Restarting: false,
+    OOMKilled: false,
+    Dead: false,
+    Pid: 0,
+    ExitCode: 0,
+    Error: '',
+    StartedAt: ZERO_TIME,
+    FinishedAt: ZERO_TIME,
+  };
+}
+
+/** Exit code Docker's CLI uses when the runtime could not exec the command. */
+function startFailureCode(message: string): number {
+  if (/permission denied/i.test(message)) return 126;
+  if (/not found|no such file/i.test(message)) return 127;
+  return 128;
+}
+
+/**
+ * The one model of containers: every container is an OCI bundle that crun (or runc) runs under its own conmon, which
+ * keeps the exit code and the log, so a container outlives berthd and is picked up again when it restarts.
+ */
+export class ContainerService {
+  private readonly waits = new EventEmitter();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly watching = new Set<string>();
+  private readonly runtimes = new Map<string, OciRuntime>();
+
+  constructor(
+    private readonly records: ContainerRecords<ContainerDoc>,
+    private readonly images: ImageService,
+    private readonly events: EventBus,
+    private readonly opts: ContainerServiceOptions,
+  ) {
+    this.waits.setMaxListeners(0);
+    images.setUsage((imageId) => {
+      const running: string[] = [];
+      const stopped: string[] = [];
+      for (const c of this.records.usingImage(imageId)) (c.doc.State.Running ? running : stopped).push(c.id);
+      return { running, stopped };
+    });
+  }
+
+  private runtime(name: string): OciRuntime {
+    let rt = this.runtimes.get(name);
+    if (!rt) {
+      const p = this.opts.runtimes[name];
+      if (!p) throw invalidArgument(`unknown or invalid runtime name: ${name}`);
+      rt = new OciRuntime({ name, path: p, root: path.join(this.opts.execRoot, 'runtime', name) });
+      this.runtimes.set(name, rt);
+    }
+    return rt;
+  }
+
+  private dirs(id: string) {
+    const data = path.join(this.opts.dataRoot, 'containers', id);
+    const bundle = path.join(this.opts.execRoot, 'containers', id);
+    return {
+      data,
+      upper: path.join(data, 'upper'),
+      work: path.join(data, 'work'),
+      persist: path.join(data, 'persist'),
+      bundle,
+      rootfs: path.join(bundle, 'rootfs'),
+      exits: path.join(this.opts.execRoot, 'exits'),
+    };
+  }
+
+  /** One operation at a time per container (start, stop, remove and the exit handler). */
+  private async locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(fn);
+    this.locks.set(id, next);
+    try {
+      return await next;
+    } finally {
+      if (this.locks.get(id) === next) this.locks.delete(id);
+    }
+  }
+
+  /** Docker's lookup: full ID, exact name, then unique ID prefix. */
+  resolve(ref: string): Row {
+    const byId = /^[a-f0-9]{64}$/.test(ref) ? this.records.get(ref) : undefined;
+    if (byId) return byId;
+    const byName = this.records.byName(ref.replace(/^\//, ''));
+    if (byName) return byName;
+    if (/^[a-f0-9]+$/.test(ref)) {
+      const matches = this.records.byIdPrefix(ref);
+      if (matches.length === 1) return matches[0];
+      if (matches.length > 1) throw invalidArgument(`multiple IDs found with provided prefix: ${ref}`);
+    }
+    throw notFound(`No such container: ${ref}`);
+  }
+
+  inspect(ref: string): Omit<ContainerDoc, 'Berth'> {
+    const { Berth: _berth, ...doc } = this.resolve(ref).doc;
+    return doc;
+  }
+
+  list(opts: { all?: boolean; limit?: number; filters?: Map<string, string[]> } = {}): ContainerSummary[] {
+    let rows = this.records.list();
+    const f = opts.filters ?? new Map<string, string[]>();
+    const status = f.get('status');
+    if (!opts.all && !status?.length && !(opts.limit && opts.limit > 0)) rows = rows.filter((r) => r.doc.State.Running);
+    rows = rows.filter((r) => {
+      if (status?.length && !status.includes(r.doc.State.Status)) return false;
+      const names = f.get('name');
+      if (names?.length && !names.some((n) => new RegExp(n).test(r.name))) return false;
+      const ids = f.get('id');
+      if (ids?.length && !ids.some((i) => r.id.startsWith(i))) return false;
+      for (const l of f.get('label') ?? []) {
+        const [k, v] = l.split('=', 2);
+        const labels = r.doc.Config.Labels ?? {};
+        if (v === undefined ? !(k in labels) : labels[k] !== v) return false;
+      }
+      const exited = f.get('exited');
+      if (exited?.length && (r.doc.State.Status !== 'exited' || !exited.includes(String(r.doc.State.ExitCode)))) return false;
+      const ancestor = f.get('ancestor');
+      if (ancestor?.length && !ancestor.some((a) => a === r.doc.Config.Image || a === r.imageId || this.imageIdOf(a) === r.imageId)) return false;
+      return true;
+    });
+    if (opts.limit && opts.limit > 0) rows = rows.slice(0, opts.limit);
+    return rows.map((r) => summaryOf(r));
+  }
+
+  private imageIdOf(name: string): string | undefined {
+    try {
+      return this.images.get(name).id;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async create(req: CreateRequest, name?: string): Promise<{ Id: string; Warnings: string[] }> {
+    if (!req.Image) throw invalidArgument('config cannot be empty in order to create a container');
+    const image = this.images.get(req.Image);
+    const config = mergeConfig(req, this.images.config(image));
+    const { path: cmdPath, args } = commandOf(config);
+    const hostConfig = normalizeHostConfig(req.HostConfig);
+    const runtimeName = (hostConfig.Runtime as string | undefined) || this.opts.defaultRuntime;
+    this.runtime(runtimeName);
+    for (const b of hostConfig.Binds ?? []) parseBind(b);
+    const net = hostConfig.NetworkMode!;
+    if (!['bridge', 'none', 'host'].includes(net)) throw notFound(`network ${net} not found`);
+
+    const id = newContainerId();
+    let finalName: string;
+    if (name) {
+      finalName = validateName(name);
+      const taken = this.records.byName(finalName);
+      if (taken) {
+        throw conflict(
+          `Conflict. The container name "/${finalName}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`,
+        );
+      }
+    } else {
+      let attempt = 0;
+      do finalName = generateName(attempt++);
+      while (this.records.byName(finalName));
+    }
+    const d = this.dirs(id);
+    const doc: ContainerDoc = {
+      Id: id,
+      Created: new Date().toISOString(),
+      Path: cmdPath,
+      Args: args,
+      State: freshState(),
+      Image: image.id,
+      ResolvConfPath: path.join(d.data, 'resolv.conf'),
+      HostnamePath: path.join(d.data, 'hostname'),
+      HostsPath: path.join(d.data, 'hosts'),
+      LogPath: path.join(d.data, 'ctr.log'),
+      Name: `/${finalName}`,
+      RestartCount: 0,
+      Driver: 'overlay2',
+      Platform: 'linux',
+      MountLabel: '',
+      ProcessLabel: '',
+      AppArmorProfile: '',
+      ExecIDs: null,
+      HostConfig: hostConfig,
+      GraphDriver: { Name: 'overlay2', Data: { UpperDir: d.upper, WorkDir: d.work, MergedDir: d.rootfs } },
+      Mounts: [],
+      Config: { ...config, Hostname: config.Hostname || id.slice(0, 12) },
+      NetworkSettings: { Bridge: '', SandboxID: '', Ports: {}, Networks: {} },
+      Berth: { runtime: runtimeName, layers: this.images.layerPaths(image) },
+    };
+    await Promise.all([mkdir(d.upper, { recursive: true }), mkdir(d.work, { recursive: true }), mkdir(d.persist, { recursive: true })]);
+    try {
+      this.records.insert({ id, name: finalName, imageId: image.id, createdAt: Date.now(), doc });
+    } catch (err) {
+      await rm(d.data, { recursive: true, force: true });
+      throw err;
+    }
+    this.events.publish('container', 'create', id, { image: config.Image, name: finalName });
+    return { Id: id, Warnings: [] };
+  }
+
+  private save(row: Row): void {
+    this.records.update(row.id, row.doc);
+  }
+
+  private async writeEtcFiles(row: Row): Promise<void> {
+    const doc = row.doc;
+    const hostname = doc.Config.Hostname;
+    await writeFile(doc.HostnamePath, `${hostname}\n`);
+    const hosts = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::\tip6-localnet', 'ff00::\tip6-mcastprefix',
+      'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters', `127.0.1.1\t${hostname}`];
+    for (const h of (doc.HostConfig.ExtraHosts as string[] | null | undefined) ?? []) {
+      const [n, ip] = h.split(':', 2);
+      if (n && ip) hosts.push(`${ip}\t${n}`);
+    }
+    await writeFile(doc.HostsPath, hosts.join('\n') + '\n');
+    if (existsSync('/etc/resolv.conf')) await copyFile('/etc/resolv.conf', doc.ResolvConfPath);
+    else await writeFile(doc.ResolvConfPath, '');
+  }
+
+  private specInput(row: Row, user: Awaited<ReturnType<typeof resolveUser>>): ContainerSpecInput {
+    const doc = row.doc;
+    const hc = doc.HostConfig;
+    const d = this.dirs(row.id);
+    const bindEtc = (dest: string, src: string): SpecMount => ({ destination: dest, type: 'bind', source: src, options: ['rbind', 'rprivate'] });
+    const mounts: SpecMount[] = [
+      bindEtc('/etc/resolv.conf', doc.ResolvConfPath),
+      bindEtc('/etc/hostname', doc.HostnamePath),
+      bindEtc('/etc/hosts', doc.HostsPath),
+    ];
+    for (const b of hc.Binds ?? []) {
+      const p = parseBind(b);
+      mounts.push({ destination: p.destination, type: 'bind', source: p.source, options: p.options });
+    }
+    for (const [dest, optString] of Object.entries(hc.Tmpfs ?? {})) {
+      mounts.push({ destination: dest, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...(optString ? optString.split(',') : [])] });
+    }
+    const security = hc.SecurityOpt ?? [];
+    const seccomp = security.some((s) => /^seccomp[=:]unconfined$/.test(s)) ? 'unconfined' : 'default';
+    const env = [...doc.Config.Env];
+    if (!env.some((e) => e.startsWith('PATH='))) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+    if (!env.some((e) => e.startsWith('HOSTNAME='))) env.unshift(`HOSTNAME=${doc.Config.Hostname}`);
+    if (doc.Config.Tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+    let init: { hostPath: string } | undefined;
+    if (hc.Init) {
+      const bin = INIT_BINARIES.find((b) => existsSync(b));
+      if (!bin) throw new BerthError('unavailable', 'no init binary (catatonit or tini) is installed for --init');
+      init = { hostPath: bin };
+    }
+    return {
+      id: row.id,
+      rootfsPath: d.rootfs,
+      readonlyRootfs: hc.ReadonlyRootfs ?? false,
+      args: [doc.Path, ...doc.Args],
+      env,
+      cwd: doc.Config.WorkingDir || '/',
+      user,
+      terminal: doc.Config.Tty,
+      hostname: doc.Config.Hostname,
+      domainname: doc.Config.Domainname || undefined,
+      privileged: hc.Privileged ?? false,
+      capAdd: hc.CapAdd ?? [],
+      capDrop: hc.CapDrop ?? [],
+      noNewPrivileges: security.some((s) => /^no-new-privileges(:true|=true)?$/.test(s)),
+      seccomp,
+      mounts,
+      shmSize: hc.ShmSize || DEFAULT_SHM_SIZE,
+      namespaces: {
+        network: { mode: hc.NetworkMode === 'host' ? 'host' : 'private' },
+        pid: hc.PidMode === 'host' ? 'host' : 'private',
+        ipc: hc.IpcMode === 'host' ? 'host' : 'private',
+        uts: hc.UTSMode === 'host' ? 'host' : 'private',
+        cgroup: hc.CgroupnsMode === 'host' ? 'host' : 'private',
+      },
+      resources: {
+        memory: hc.Memory || undefined,
+        memorySwap: hc.MemorySwap || undefined,
+        memoryReservation: hc.MemoryReservation || undefined,
+        cpuShares: hc.CpuShares || undefined,
+        cpuQuota: hc.CpuQuota || undefined,
+        cpuPeriod: hc.CpuPeriod || undefined,
+        nanoCpus: hc.NanoCpus || undefined,
+        cpusetCpus: hc.CpusetCpus || undefined,
+        cpusetMems: hc.CpusetMems || undefined,
+        pidsLimit: hc.PidsLimit && hc.PidsLimit > 0 ? hc.PidsLimit : undefined,
+        blkioWeight: hc.BlkioWeight || undefined,
+        oomKillDisable: hc.OomKillDisable ?? undefined,
+      },
+      cgroupsPath: `/berth/${row.id}`,
+      devices: (hc.Devices ?? []).map((dv) => ({ pathOnHost: dv.PathOnHost, pathInContainer: dv.PathInContainer || dv.PathOnHost, permissions: dv.CgroupPermissions || 'rwm' })),
+      sysctls: hc.Sysctls ?? {},
+      ulimits: (hc.Ulimits ?? []).map((u) => ({ name: u.Name, soft: u.Soft, hard: u.Hard })),
+      oomScoreAdj: hc.OomScoreAdj || undefined,
+      init,
+    };
+  }
+
+  /** Called with the conmon attach socket before the process runs, so attached clients miss no output. */
+  private beforeRun = new Map<string, Array<(attachPath: string) => Promise<void>>>();
+
+  /** Registers a hook that runs once the container is created but before its process starts (attach). */
+  onNextStart(id: string, hook: (attachPath: string) => Promise<void>): () => void {
+    const list = this.beforeRun.get(id) ?? [];
+    list.push(hook);
+    this.beforeRun.set(id, list);
+    return () => {
+      const l = this.beforeRun.get(id);
+      if (l) this.beforeRun.set(id, l.filter((h) => h !== hook));
+    };
+  }
+
+  async start(ref: string): Promise<void> {
+    const row = this.resolve(ref);
+    await this.locked(row.id, () => this.startLocked(row.id));
+  }
+
+  private async startLocked(id: string): Promise<void> {
+    const row = this.records.get(id);
+    if (!row) throw notFound(`No such container: ${id}`);
+    if (row.doc.State.Running) throw new BerthError('not_modified', 'container already started');
+    const d = this.dirs(id);
+    const rt = this.runtime(row.doc.Berth.runtime);
+    await mkdir(d.rootfs, { recursive: true });
+    await rt.delete(id, { force: true });
+    await rm(path.join(d.exits, id), { force: true });
+    if (!(await isMounted(d.rootfs))) {
+      await mountOverlay({ lowerDirs: row.doc.Berth.layers, upperDir: d.upper, workDir: d.work, target: d.rootfs });
+    }
+    try {
+      await this.writeEtcFiles(row);
+      const user = await resolveUser(d.rootfs, row.doc.Config.User, row.doc.HostConfig.GroupAdd ?? []);
+      const spec = generateSpec(this.specInput(row, user));
+      await writeFile(path.join(d.bundle, 'config.json'), specToJson(spec));
+      const created = await conmonCreate({
+        id,
+        name: row.name,
+        bundle: d.bundle,
+        runtime: rt,
+        exitDir: d.exits,
+        persistDir: d.persist,
+        logPath: row.doc.LogPath,
+        terminal: row.doc.Config.Tty,
+        stdin: row.doc.Config.OpenStdin,
+        stdinOnce: row.doc.Config.StdinOnce,
+      });
+      const hooks = this.beforeRun.get(id) ?? [];
+      this.beforeRun.delete(id);
+      await Promise.all(hooks.map((h) => h(created.attachPath).catch((e: Error) => this.opts.log('warn', `attach to ${id}: ${e.message}`))));
+      row.doc.Berth.conmonPid = created.conmonPid;
+      await rt.start(id);
+      row.doc.State = {
+        ...freshState(),
+        Status: 'running',
+        Running: true,
+        Pid: created.pid,
+        StartedAt: new Date().toISOString(),
+      };
+      this.save(row);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      await rt.delete(id, { force: true }).catch(() => undefined);
+      await unmount(d.rootfs).catch(() => undefined);
+      row.doc.State = { ...row.doc.State, Status: 'created', Running: false, Pid: 0, ExitCode: startFailureCode(message), Error: message };
+      this.save(row);
+      this.events.publish('container', 'die', id, { exitCode: String(row.doc.State.ExitCode), image: row.doc.Config.Image, name: row.name });
+      if (err instanceof BerthError && err.code !== 'internal') throw err;
+      throw new BerthError('invalid_argument', `failed to create task for container: ${message.trim()}`, { cause: err });
+    }
+    this.events.publish('container', 'start', id, { image: row.doc.Config.Image, name: row.name });
+    this.watchExit(id);
+  }
+
+  private watchExit(id: string): void {
+    if (this.watching.has(id)) return;
+    this.watching.add(id);
+    waitForExit(this.dirs(id).exits, id).then(
+      (code) => this.onExit(id, code),
+      (err: Error) => {
+        this.watching.delete(id);
+        this.opts.log('error', `watching ${id} for its exit failed: ${err.message}`);
+      },
+    );
+  }
+
+  private async onExit(id: string, code: number): Promise<void> {
+    this.watching.delete(id);
+    await this.locked(id, async () => {
+      const row = this.records.get(id);
+      if (!row) return;
+      const d = this.dirs(id);
+      await this.runtime(row.doc.Berth.runtime).delete(id, { force: true }).catch(() => undefined);
+      await unmount(d.rootfs).catch((e: Error) => this.opts.log('warn', `unmounting ${d.rootfs}: ${e.message}`));
+      row.doc.State = {
+        ...row.doc.State,
+        Status: 'exited',
+        Running: false,
+        Paused: false,
+        Pid: 0,
+        ExitCode: code,
+        OOMKilled: existsSync(path.join(d.persist, 'oom')),
+        FinishedAt: new Date().toISOString(),
+      };
+      this.save(row);
+      this.events.publish('container', 'die', id, { exitCode: String(code), image: row.doc.Config.Image, name: row.name });
+      this.waits.emit(`exit:${id}`, code);
+    });
+    const row = this.records.get(id);
+    if (row?.doc.HostConfig.AutoRemove) await this.remove(id, { force: true }).catch(() => undefined);
+  }
+
+  /** POST /containers/{id}/wait: resolves with the exit code once the condition holds. */
+  wait(ref: string, condition: 'not-running' | 'next-exit' | 'removed' = 'not-running', signal?: AbortSignal): Promise<number> {
+    const row = this.resolve(ref);
+    const id = row.id;
+    return new Promise<number>((resolve, reject) => {
+      const done = (code: number): void => {
+        cleanup();
+        resolve(code);
+      };
+      const onAbort = (): void => {
+        cleanup();
+        reject(new BerthError('unavailable', 'client went away'));
+      };
+      const cleanup = (): void => {
+        this.waits.off(`exit:${id}`, onExit);
+        this.waits.off(`removed:${id}`, onRemoved);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      let lastCode = row.doc.State.ExitCode;
+      const onExit = (code: number): void => {
+        lastCode = code;
+        if (condition !== 'removed') done(code);
+      };
+      const onRemoved = (code: number): void => done(code ?? lastCode);
+      this.waits.on(`exit:${id}`, onExit);
+      this.waits.on(`removed:${id}`, onRemoved);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (condition === 'not-running' && !row.doc.State.Running) done(row.doc.State.ExitCode);
+    });
+  }
+
+  async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+    const row = this.resolve(ref);
+    if (!row.doc.State.Running) throw conflict(`Cannot kill container: ${ref}: Container ${row.id} is not running`);
+    await this.runtime(row.doc.Berth.runtime).kill(row.id, signal.replace(/^SIG/i, '').toUpperCase() || 'KILL');
+    this.events.publish('container', 'kill', row.id, { image: row.doc.Config.Image, name: row.name, signal });
+  }
+
+  private exitOf(id: string, ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.waits.off(`exit:${id}`, on);
+        resolve(false);
+      }, ms);
+      const on = (): void => {
+        clearTimeout(t);
+        resolve(true);
+      };
+      this.waits.once(`exit:${id}`, on);
+    });
+  }
+
+  /** Docker's stop: the stop signal, then SIGKILL after the timeout. Not running: 304. */
+  async stop(ref: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
+    const row = this.resolve(ref);
+    if (!row.doc.State.Running) throw new BerthError('not_modified', 'container already stopped');
+    const rt = this.runtime(row.doc.Berth.runtime);
+    const sig = (opts.signal || row.doc.Config.StopSignal || 'SIGTERM').replace(/^SIG/i, '').toUpperCase();
+    const timeout = opts.timeout ?? row.doc.Config.StopTimeout ?? 10;
+    const exited = this.exitOf(row.id, Math.max(0, timeout) * 1000);
+    await rt.kill(row.id, sig);
+    if (!(await exited)) {
+      const killed = this.exitOf(row.id, 10_000);
+      await rt.kill(row.id, 'KILL');
+      await killed;
+    }
+    this.events.publish('container', 'stop', row.id, { image: row.doc.Config.Image, name: row.name });
+  }
+
+  async restart(ref: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
+    const row = this.resolve(ref);
+    if (row.doc.State.Running) await this.stop(row.id, opts);
+    await this.start(row.id);
+    this.events.publish('container', 'restart', row.id, { image: row.doc.Config.Image, name: row.name });
+  }
+
+  async remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+    const row = this.resolve(ref);
+    if (row.doc.State.Running) {
+      if (!opts.force) {
+        throw conflict(
+          `cannot remove container "${row.doc.Name}": container is running: stop the container before removing or force remove`,
+        );
+      }
+      const exited = this.exitOf(row.id, 10_000);
+      await this.runtime(row.doc.Berth.runtime).kill(row.id, 'KILL');
+      await exited;
+    }
+    await this.locked(row.id, async () => {
+      const d = this.dirs(row.id);
+      await this.runtime(row.doc.Berth.runtime).delete(row.id, { force: true }).catch(() => undefined);
+      await unmount(d.rootfs).catch(() => undefined);
+      this.records.remove(row.id);
+      await Promise.all([rm(d.data, { recursive: true, force: true }), rm(d.bundle, { recursive: true, force: true }), rm(path.join(d.exits, row.id), { force: true })]);
+    });
+    this.events.publish('container', 'destroy', row.id, { image: row.doc.Config.Image, name: row.name });
+    this.waits.emit(`removed:${row.id}`, row.doc.State.ExitCode);
+  }
+
+  async rename(ref: string, newName: string): Promise<void> {
+    const row = this.resolve(ref);
+    const name = validateName(newName);
+    const taken = this.records.byName(name);
+    if (taken && taken.id !== row.id) throw conflict(`Conflict. The container name "/${name}" is already in use by container "${taken.id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    row.doc.Name = `/${name}`;
+    this.records.db.transaction(() => {
+      this.records.rename(row.id, name);
+      this.save(row);
+    });
+    this.events.publish('container', 'rename', row.id, { name, oldName: row.name });
+  }
+
+  logPathOf(ref: string): { id: string; logPath: string; tty: boolean; running: boolean } {
+    const row = this.resolve(ref);
+    return { id: row.id, logPath: row.doc.LogPath, tty: row.doc.Config.Tty, running: row.doc.State.Running };
+  }
+
+  /** Resolves when the container next stops (or at once if it is not running). */
+  stopped(id: string): Promise<void> {
+    const row = this.records.get(id);
+    if (!row?.doc.State.Running) return Promise.resolve();
+    return new Promise((resolve) => this.waits.once(`exit:${id}`, () => resolve()));
+  }
+
+  /**
+   * After a daemon restart: containers whose conmon recorded an exit are marked exited; the ones still running are
+   * watched again. Nothing is restarted that was not running.
+   */
+  async recover(): Promise<void> {
+    for (const row of this.records.list()) {
+      if (!row.doc.State.Running) continue;
+      const d = this.dirs(row.id);
+      const code = await readExitCode(d.exits, row.id);
+      if (code !== undefined) {
+        await this.onExit(row.id, code);
+        continue;
+      }
+      const conmon = row.doc.Berth.conmonPid;
+      const alive = conmon !== undefined && conmonAlive(conmon);
+      if (!alive) {
+        await this.onExit(row.id, 137);
+        continue;
+      }
+      this.watchExit(row.id);
+    }
+  }
+
+  summary(ref: string): ContainerSummary {
+    return summaryOf(this.resolve(ref));
+  }
+
+  cgroupVersion(): 1 | 2 {
+    return cgroupVersion();
+  }
+
+  count(): { total: number; running: number; paused: number; stopped: number } {
+    const rows = this.records.list();
+    const running = rows.filter((r) => r.doc.State.Running && !r.doc.State.Paused).length;
+    const paused = rows.filter((r) => r.doc.State.Paused).length;
+    return { total: rows.length, running, paused, stopped: rows.length - running - paused };
+  }
+}
+
+function conmonAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
