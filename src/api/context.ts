@@ -1,6 +1,7 @@
 /** What a route handler gets: the request, decoded the way moby's httputils decode it. */
 import type http from 'node:http';
 import { BerthError, invalidArgument } from '../errors.js';
+import { hijackResponse, hijackUpgrade, type HijackedStream, type HijackOptions, type UpgradeConnection } from './hijack.js';
 import { JsonMessageStream } from './json-stream.js';
 
 import { expandAuthField, type RegistryAuth } from '../registry/auth.js';
@@ -40,6 +41,14 @@ export interface RequestContext {
   jsonStream(): JsonMessageStream;
   /** The progress stream, if the handler started one. */
   readonly activeStream: JsonMessageStream | undefined;
+  /**
+   * Takes over the connection for attach/exec: `101 UPGRADED` when the client asked for an upgrade,
+   * `200 OK` with the stream as the body otherwise. Read the request body (`json()`) before this.
+   * When the handler returns, the server ends our side; errors it throws after this go in-band.
+   */
+  hijack(opts?: HijackOptions): Promise<HijackedStream>;
+  /** The hijacked stream, if the handler took the connection over. */
+  readonly hijacked: HijackedStream | undefined;
 }
 
 export type Handler = (ctx: RequestContext) => Promise<void> | void;
@@ -153,13 +162,20 @@ export class HttpRequestContext implements RequestContext {
   private readonly abort = new AbortController();
   private bodyPromise: Promise<Buffer> | undefined;
   private stream: JsonMessageStream | undefined;
+  private readonly upgrade: UpgradeConnection | undefined;
+  private hijackedStream: HijackedStream | undefined;
 
-  constructor(req: http.IncomingMessage, res: http.ServerResponse, params: Record<string, string>, query: URLSearchParams, apiVersion: string) {
+  /** `upgrade` is set for requests that arrived with `Upgrade:`, whose body is still on the socket. */
+  constructor(
+    req: http.IncomingMessage, res: http.ServerResponse, params: Record<string, string>, query: URLSearchParams, apiVersion: string,
+    upgrade?: UpgradeConnection,
+  ) {
     this.req = req;
     this.res = res;
     this.params = params;
     this.query = query;
     this.apiVersion = apiVersion;
+    this.upgrade = upgrade;
     res.once('close', () => {
       if (!res.writableFinished) this.abort.abort(new Error('client disconnected'));
     });
@@ -174,21 +190,35 @@ export class HttpRequestContext implements RequestContext {
     return this.stream;
   }
 
+  get hijacked(): HijackedStream | undefined {
+    return this.hijackedStream;
+  }
+
+  hijack(opts: HijackOptions = {}): Promise<HijackedStream> {
+    if (this.hijackedStream) return Promise.resolve(this.hijackedStream);
+    if (this.res.headersSent) return Promise.reject(new Error('hijack after the response started'));
+    const stream = this.upgrade ? hijackUpgrade(this.upgrade, this.res, opts) : hijackResponse(this.req, this.res, opts);
+    stream.signal.addEventListener('abort', () => this.abort.abort(stream.signal.reason), { once: true });
+    this.hijackedStream = stream;
+    return Promise.resolve(stream);
+  }
+
   body(): Promise<Buffer> {
+    const source = this.upgrade?.body ?? this.req;
     this.bodyPromise ??= new Promise<Buffer>((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
-      this.req.on('data', (chunk: Buffer) => {
+      source.on('data', (chunk: Buffer) => {
         size += chunk.length;
         if (size > MAX_BUFFERED_BODY) {
           reject(invalidArgument(`request body larger than ${MAX_BUFFERED_BODY} bytes`));
-          this.req.destroy();
+          source.destroy();
           return;
         }
         chunks.push(chunk);
       });
-      this.req.once('end', () => resolve(Buffer.concat(chunks)));
-      this.req.once('error', (err) => reject(new BerthError('invalid_argument', `reading request body: ${err.message}`)));
+      source.once('end', () => resolve(Buffer.concat(chunks)));
+      source.once('error', (err) => reject(new BerthError('invalid_argument', `reading request body: ${err.message}`)));
     });
     return this.bodyPromise;
   }

@@ -3,11 +3,13 @@
  * the access log. Handlers stay thin; everything they share happens here once.
  */
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { invalidArgument, notFound } from '../errors.js';
 import type { Logger } from '../daemon/log.js';
 import { HttpRequestContext } from './context.js';
 import { errorReply, sendErrorReply } from './errors.js';
+import { failHijacked, finishHijacked, UpgradeConnection } from './hijack.js';
 import type { Router } from './router.js';
 import { API_VERSION, negotiateVersion, splitVersionPrefix } from './version.js';
 
@@ -17,9 +19,6 @@ export interface ApiServerOptions {
   /** berth's version, for the Server header. */
   serverVersion: string;
 }
-
-/** For hijacked streams (attach, exec start), added later: gets the raw socket after an Upgrade request. */
-export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 interface ParsedTarget {
   path: string;
@@ -43,6 +42,8 @@ export class ApiServer {
   private readonly router: Router;
   private readonly logger: Logger;
   private readonly serverHeader: string;
+  /** Connections that left Node's HTTP handling (Upgrade requests): close() must cut them itself. */
+  private readonly upgradedSockets = new Set<Duplex>();
 
   constructor(options: ApiServerOptions) {
     this.router = options.router;
@@ -52,15 +53,7 @@ export class ApiServer {
     // Long pulls and builds stream for minutes; Node's default 5-minute request timeout would cut them.
     this.http.requestTimeout = 0;
     this.http.headersTimeout = 60_000;
-  }
-
-  /**
-   * With an upgrade handler installed, Node hands requests carrying `Upgrade:` to it instead of the
-   * router (without one, they reach the router like any request).
-   */
-  setUpgradeHandler(handler: UpgradeHandler): void {
-    this.http.removeAllListeners('upgrade');
-    this.http.on('upgrade', handler);
+    this.http.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(req, socket, head));
   }
 
   listen(socketPath: string): Promise<void> {
@@ -77,7 +70,10 @@ export class ApiServer {
   /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then cuts what is left. */
   close(graceMs = 2000): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => this.http.closeAllConnections(), graceMs);
+      const timer = setTimeout(() => {
+        this.http.closeAllConnections();
+        for (const socket of this.upgradedSockets) socket.destroy();
+      }, graceMs);
       timer.unref();
       this.http.close(() => {
         clearTimeout(timer);
@@ -94,7 +90,23 @@ export class ApiServer {
     res.setHeader('Server', this.serverHeader);
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  /**
+   * Node hands over requests carrying `Upgrade:` (attach, exec start) right after their head. They go
+   * through the same routing and error replies as any request, on a response object of our own over
+   * the socket; a handler that hijacks takes the socket over, for any other reply the connection ends.
+   */
+  private handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.upgradedSockets.add(socket);
+    socket.once('close', () => this.upgradedSockets.delete(socket));
+    const conn = new UpgradeConnection(req, socket, head);
+    const res = new http.ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket as Socket);
+    res.once('finish', () => socket.end());
+    void this.handle(req, res, conn);
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse, upgrade?: UpgradeConnection): Promise<void> {
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
     this.setCommonHeaders(res);
@@ -113,9 +125,10 @@ export class ApiServer {
       const apiVersion = negotiateVersion(version);
       const route = this.router.match(method, path);
       if (!route) throw notFound('page not found');
-      ctx = new HttpRequestContext(req, res, route.params, target.query, apiVersion);
+      ctx = new HttpRequestContext(req, res, route.params, target.query, apiVersion, upgrade);
       await route.handler(ctx);
-      if (ctx.activeStream) ctx.activeStream.end();
+      if (ctx.hijacked) finishHijacked(ctx.hijacked);
+      else if (ctx.activeStream) ctx.activeStream.end();
       else if (!res.headersSent) {
         res.writeHead(200);
         res.end();
@@ -131,6 +144,11 @@ export class ApiServer {
     if (!req.complete) req.resume();
     if (reply.unexpected) this.logger.error(`Handler for ${req.method} ${req.url} returned error: ${reply.message}`);
     else this.logger.debug(`Handler for ${req.method} ${req.url} returned error: ${reply.message}`, { status: reply.status });
+    const hijacked = ctx?.hijacked;
+    if (hijacked) {
+      if (!hijacked.closed) failHijacked(hijacked, reply.message);
+      return;
+    }
     if (sendErrorReply(res, reply, req.method === 'HEAD')) return;
     const stream = ctx?.activeStream;
     if (stream && !stream.closed) {
