@@ -4,6 +4,7 @@ import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BerthError, conflict, invalidArgument, notFound } from '../../errors.js';
 import type { ContainerRecords, ContainerRow } from '../../store/container-records.js';
+import { resizeTerminal } from '../../runtime/attach-socket.js';
 import { conmonCreate } from '../../runtime/conmon.js';
 import { readExitCode, waitForExit } from '../../runtime/exit-watch.js';
 import { cgroupVersion } from '../../runtime/host-limits.js';
@@ -552,6 +553,26 @@ export class ContainerService {
       this.save(row);
     });
     this.events.publish('container', 'rename', row.id, { name, oldName: row.name });
+  }
+
+  /** What an attach needs: where conmon's socket is and how the container's stdio is set up. */
+  attachTarget(ref: string): { id: string; tty: boolean; running: boolean; attachPath: string; stdinOnce: boolean; openStdin: boolean } {
+    const row = this.resolve(ref);
+    return {
+      id: row.id,
+      tty: row.doc.Config.Tty,
+      running: row.doc.State.Running,
+      attachPath: path.join(this.dirs(row.id).bundle, 'attach'),
+      stdinOnce: row.doc.Config.StdinOnce,
+      openStdin: row.doc.Config.OpenStdin,
+    };
+  }
+
+  async resize(ref: string, rows: number, cols: number): Promise<void> {
+    const row = this.resolve(ref);
+    if (!row.doc.State.Running) throw conflict(`Container ${row.id} is not running`);
+    if (!row.doc.Config.Tty) return;
+    await resizeTerminal(path.join(this.dirs(row.id).bundle, 'ctl'), rows, cols);
   }
 
   logPathOf(ref: string): { id: string; logPath: string; tty: boolean; running: boolean } {

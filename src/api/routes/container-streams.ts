@@ -1,0 +1,112 @@
+/** Container output and input: logs (stdcopy), attach (hijacked), resize. */
+import type { Engine } from '../../engine/engine.js';
+import { parseTimestamp } from '../../engine/images/filters.js';
+import { invalidArgument } from '../../errors.js';
+import { AttachSocket } from '../../runtime/attach-socket.js';
+import { readLogBatches } from '../../runtime/container-log.js';
+import type { RequestContext } from '../context.js';
+import { attachContentType } from '../hijack.js';
+import type { Router } from '../router.js';
+import { STDERR, STDOUT, encodeFrameHeader } from '../stdcopy.js';
+
+/** conmon writes "+00:00"; Docker's timestamps end in "Z". */
+function dockerTime(t: string): string {
+  return t.endsWith('+00:00') ? t.slice(0, -6) + 'Z' : t;
+}
+
+function nsBound(ctx: RequestContext, name: string): bigint | undefined {
+  const v = ctx.query.get(name);
+  if (!v || v === '0') return undefined;
+  return BigInt(Math.round(parseTimestamp(v))) * 1_000_000n;
+}
+
+async function streamLogs(ctx: RequestContext, engine: Engine): Promise<void> {
+  const target = engine.containers.logPathOf(ctx.params.id);
+  const stdout = ctx.bool('stdout');
+  const stderr = ctx.bool('stderr');
+  if (!stdout && !stderr) throw invalidArgument('you must choose at least one stream');
+  const follow = ctx.bool('follow');
+  const timestamps = ctx.bool('timestamps');
+  const tailRaw = ctx.query.get('tail');
+  const tail = tailRaw && tailRaw !== 'all' ? Number.parseInt(tailRaw, 10) : undefined;
+  if (tail !== undefined && Number.isNaN(tail)) throw invalidArgument(`invalid tail value: ${tailRaw}`);
+  const framed = !target.tty;
+  ctx.res.writeHead(200, { 'Content-Type': attachContentType(ctx.apiVersion, target.tty) });
+  ctx.res.flushHeaders();
+  const stop = new AbortController();
+  ctx.signal.addEventListener('abort', () => stop.abort(), { once: true });
+  // Following ends when the container stops: a short grace lets conmon's last lines reach the file.
+  if (follow && target.running) void engine.containers.stopped(target.id).then(() => setTimeout(() => stop.abort(), 50));
+  try {
+    for await (const batch of readLogBatches(target.logPath, {
+      follow: follow && target.running,
+      signal: stop.signal,
+      since: nsBound(ctx, 'since'),
+      until: nsBound(ctx, 'until'),
+      tail,
+      stdout,
+      stderr,
+    })) {
+      const parts: Buffer[] = [];
+      for (const e of batch) {
+        const data = timestamps ? Buffer.concat([Buffer.from(dockerTime(e.time) + ' '), e.data]) : e.data;
+        if (framed) parts.push(encodeFrameHeader(e.stream === 'stdout' ? STDOUT : STDERR, data.length));
+        parts.push(data);
+      }
+      if (parts.length && !ctx.res.write(Buffer.concat(parts))) {
+        await new Promise<void>((resolve) => {
+          ctx.res.once('drain', resolve);
+          ctx.res.once('close', resolve);
+        });
+      }
+      if (ctx.res.destroyed) break;
+    }
+  } catch (err) {
+    if (!stop.signal.aborted && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  ctx.res.end();
+}
+
+async function attach(ctx: RequestContext, engine: Engine): Promise<void> {
+  const target = engine.containers.attachTarget(ctx.params.id);
+  const wantStdin = ctx.bool('stdin') && target.openStdin;
+  const wantOut = ctx.bool('stdout');
+  const wantErr = ctx.bool('stderr');
+  const stream = await ctx.hijack({ contentType: attachContentType(ctx.apiVersion, target.tty), multiplexed: !target.tty });
+
+  const connect = async (attachPath: string): Promise<void> => {
+    const sock = await AttachSocket.connect(attachPath);
+    sock.onData((which, data) => {
+      if (which === 'stdout' ? wantOut : wantErr) stream.writeStream(which === 'stdout' ? STDOUT : STDERR, data);
+    });
+    // conmon closes attach connections when the container exits: that is the end of the output.
+    sock.onClose(() => stream.closeWrite());
+    stream.onClose(() => sock.close());
+    if (wantStdin) {
+      stream.input.on('data', (d: Buffer) => sock.write(d));
+      stream.input.on('end', () => {
+        if (target.stdinOnce) sock.closeStdin();
+      });
+    } else {
+      stream.input.resume();
+    }
+  };
+  if (target.running) {
+    await connect(target.attachPath);
+  } else {
+    // Attached before start (docker run): connected once conmon is up, before the process runs.
+    const cancel = engine.containers.onNextStart(target.id, connect);
+    stream.onClose(cancel);
+  }
+}
+
+export function registerContainerStreamRoutes(router: Router, engine: Engine): void {
+  router.get('/containers/{id}/logs', (ctx) => streamLogs(ctx, engine));
+  router.post('/containers/{id}/attach', (ctx) => attach(ctx, engine));
+  router.post('/containers/{id}/resize', async (ctx) => {
+    const h = ctx.int('h', 0) ?? 0;
+    const w = ctx.int('w', 0) ?? 0;
+    await engine.containers.resize(ctx.params.id, h, w);
+    ctx.sendStatus(200);
+  });
+}
