@@ -4,6 +4,7 @@
  */
 import { after, before, test as baseTest } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -15,6 +16,7 @@ import { attachStreamOptions, MULTIPLEXED_STREAM, RAW_STREAM } from '../../src/a
 import { Router } from '../../src/api/router.js';
 import { ApiServer } from '../../src/api/server.js';
 import { createLogger } from '../../src/daemon/log.js';
+import { runCli } from '../support/berthd.js';
 import { StdcopyParser, STDERR, STDOUT, SYSTEMERR, type StdFrame } from '../../src/api/stdcopy.js';
 
 /** A broken stream would otherwise hang the run; the limit is a safety net, not a measurement. */
@@ -38,7 +40,18 @@ function collect(stream: NodeJS.ReadableStream): Promise<string> {
 
 function buildRouter(): Router {
   const router = new Router();
-  router.get('/containers/{id}/json', (ctx) => ctx.sendJson(200, { Id: ctx.params['id'], Config: { Tty: false } }));
+  // Just enough container for `docker attach`: it inspects first and waits for the exit code after.
+  router.get('/_ping', (ctx) => ctx.sendText(200, 'OK'));
+  router.head('/_ping', (ctx) => ctx.sendText(200, ''));
+  router.get('/containers/{id}/json', (ctx) =>
+    ctx.sendJson(200, {
+      Id: ctx.params['id'],
+      Config: { Tty: false, OpenStdin: true, AttachStdin: true, AttachStdout: true, AttachStderr: true },
+      State: { Status: 'running', Running: true, Paused: false, Restarting: false, ExitCode: 0 },
+      HostConfig: {},
+    }),
+  );
+  router.post('/containers/{id}/wait', (ctx) => ctx.sendJson(200, { StatusCode: 0 }));
   router.post('/containers/{id}/attach', async (ctx) => {
     const id = ctx.params['id'];
     if (id === 'missing') throw notFound('No such container: missing');
@@ -296,4 +309,15 @@ test('closing the server cuts hijacked connections that are still open', async (
   await client.ended;
   client.socket.end();
   assert.equal(await client.closed, false);
+});
+
+const hasDockerCli = spawnSync('docker', ['--version']).status === 0;
+
+baseTest('the real docker CLI: attach sends stdin, closes its side, splits stdout from stderr', { skip: !hasDockerCli, timeout: 30_000 }, async () => {
+  const config = mkdtempSync(path.join(dir, 'docker-config-'));
+  const env = { ...process.env, DOCKER_HOST: `unix://${socketPath}`, DOCKER_CONFIG: config };
+  const res = await runCli('docker', ['attach', 'c0ffee'], { env }, { input: 'hello\nworld\n' });
+  assert.equal(res.code, 0, res.stderr);
+  assert.equal(res.stdout, 'hello\nworld\n');
+  assert.equal(res.stderr, 'bye\n');
 });
