@@ -56,6 +56,7 @@ type Command =
   | { op: 'write'; fd: number; data: Uint8Array }
   | { op: 'shutdown-wr'; fd: number }
   | { op: 'remove'; fd: number }
+  | { op: 'pause' | 'resume'; fd: number }
   | { op: 'quit'; fd: -1 };
 
 /** Poller -> main thread. 'end': the fd is no longer polled (peer closed, error, or removed) and may be closed. */
@@ -123,6 +124,18 @@ export class AttachSocket {
     if (this.ended || this.closing || this.stdinClosed) return;
     this.stdinClosed = true;
     Poller.get().send({ op: 'shutdown-wr', fd: this.fd });
+  }
+
+  /**
+   * Stops reading output until resume(): backpressure for a slow consumer. Output then waits in the
+   * socket buffer, and beyond that conmon decides (it keeps logging).
+   */
+  pause(): void {
+    if (!this.ended && !this.closing) Poller.get().send({ op: 'pause', fd: this.fd });
+  }
+
+  resume(): void {
+    if (!this.ended && !this.closing) Poller.get().send({ op: 'resume', fd: this.fd });
   }
 
   /** Detaches: the container keeps running. */
@@ -239,6 +252,7 @@ interface PolledFd {
   fd: number;
   out: Uint8Array[];
   shutdownWr: boolean;
+  paused: boolean;
 }
 
 /** Returns to JS this often even when idle, so a terminating worker can stop. */
@@ -281,7 +295,11 @@ function runPoller(wakeFd: number, port: MessagePort): void {
     const e = entries.get(cmd.fd);
     switch (cmd.op) {
       case 'add':
-        entries.set(cmd.fd, { fd: cmd.fd, out: [], shutdownWr: false });
+        entries.set(cmd.fd, { fd: cmd.fd, out: [], shutdownWr: false, paused: false });
+        break;
+      case 'pause':
+      case 'resume':
+        if (e) e.paused = cmd.op === 'pause';
         break;
       case 'write':
         if (e) {
@@ -305,13 +323,14 @@ function runPoller(wakeFd: number, port: MessagePort): void {
   };
 
   while (!quit) {
-    const list = [...entries.values()];
+    // A paused fd is left out (poll reports a hang-up even unasked, which would spin), unless it has input to send.
+    const list = [...entries.values()].filter((e) => !e.paused || e.out.length > 0);
     const fds = Buffer.alloc(8 * (list.length + 1));
     fds.writeInt32LE(wakeFd, 0);
     fds.writeInt16LE(POLLIN, 4);
     list.forEach((e, i) => {
       fds.writeInt32LE(e.fd, 8 * (i + 1));
-      fds.writeInt16LE(POLLIN | (e.out.length > 0 ? POLLOUT : 0), 8 * (i + 1) + 4);
+      fds.writeInt16LE((e.paused ? 0 : POLLIN) | (e.out.length > 0 ? POLLOUT : 0), 8 * (i + 1) + 4);
     });
     if (poll(fds, list.length + 1, POLL_TIMEOUT_MS) <= 0) continue; // timeout or EINTR
     if (fds.readInt16LE(6) !== 0) {
@@ -322,8 +341,8 @@ function runPoller(wakeFd: number, port: MessagePort): void {
     list.forEach((e, i) => {
       if (entries.get(e.fd) !== e) return; // removed (or replaced) by a command this round
       const revents = fds.readInt16LE(8 * (i + 1) + 6);
-      if (revents & POLLOUT) flush(e);
-      if ((revents & (POLLIN | POLLHUP | POLLERR)) === 0) return;
+      if (revents & (POLLOUT | POLLHUP | POLLERR) && e.out.length > 0) flush(e);
+      if (e.paused || (revents & (POLLIN | POLLHUP | POLLERR)) === 0) return;
       for (let k = 0; k < READS_PER_ROUND; k++) {
         const n = recv(e.fd, packet, MSG_DONTWAIT);
         if (n === -EAGAIN || n === -EINTR) return;

@@ -294,6 +294,18 @@ describe('conmon + crun', () => {
     await got;
     note('attach: first round trip (cat, non-TTY; may include starting the poller thread)', ms(t0));
     assert.equal(out, 'hello\n');
+    // Paused, the input still goes in; the echo arrives after resume.
+    sock.pause();
+    let early = false;
+    const resumed = new Promise<void>((resolve) => sock.onData((_s, d) => (d.toString() === 'p\n' ? (early ? resolve() : undefined) : undefined)));
+    sock.write(Buffer.from('p\n'));
+    await readExitCode(b.exitDir, b.id); // a round trip through the threadpool, time for the echo to come back if it were read
+    assert.equal(out, 'hello\n');
+    early = true;
+    sock.resume();
+    await resumed;
+    assert.equal(out, 'hello\np\n');
+    out = 'hello\n';
     for (let i = 0; i < 20; i++) {
       const t1 = process.hrtime.bigint();
       const before = out.length;
@@ -306,7 +318,7 @@ describe('conmon + crun', () => {
     sock.closeStdin();
     assert.equal(await waitForExit(b.exitDir, b.id), 0);
     await closed;
-    assert.equal(await logText(b.logPath), `hello\n${'x\n'.repeat(20)}`);
+    assert.equal(await logText(b.logPath), `hello\np\n${'x\n'.repeat(20)}`);
     await destroy(b, crun);
   });
 
