@@ -21,6 +21,11 @@ export function attachContentType(apiVersion: string, tty: boolean): string {
   return major > 1 || (major === 1 && minor >= 42) ? MULTIPLEXED_STREAM : RAW_STREAM;
 }
 
+/** The options for an attach or exec stream: frames without a TTY, whatever the content type says. */
+export function attachStreamOptions(apiVersion: string, tty: boolean): HijackOptions {
+  return { contentType: attachContentType(apiVersion, tty), multiplexed: !tty };
+}
+
 export interface HijackOptions {
   /** Defaults to RAW_STREAM. */
   contentType?: string;
@@ -116,11 +121,16 @@ function isMultiplexed(contentType: string, opts: HijackOptions): boolean {
   return opts.multiplexed ?? contentType === MULTIPLEXED_STREAM;
 }
 
+/** Go's canonical form (Api-Version), which is what clients see from moby; Node keeps names lower-cased. */
+function canonicalHeaderName(name: string): string {
+  return name.replace(/(^|-)([a-z])/g, (_m, sep: string, c: string) => sep + c.toUpperCase());
+}
+
 function headerLines(res: http.ServerResponse): string {
   let lines = '';
   for (const [name, value] of Object.entries(res.getHeaders())) {
     if (value === undefined) continue;
-    for (const v of Array.isArray(value) ? value : [value]) lines += `${name}: ${String(v)}\r\n`;
+    for (const v of Array.isArray(value) ? value : [value]) lines += `${canonicalHeaderName(name)}: ${String(v)}\r\n`;
   }
   return lines;
 }

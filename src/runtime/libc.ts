@@ -165,3 +165,56 @@ export function umount2(target: string, flags: number): void {
   koffi.errno(0);
   if ((umount2Fn(target, flags) as number) !== 0) throw syscallError('umount2', target);
 }
+
+// --- readiness I/O for the attach poller thread (never the libuv threadpool: attachments last long) ---
+
+const pollFn = libc.func('int poll(void *fds, unsigned long nfds, int timeout)');
+const recvFn = libc.func('intptr_t recv(int fd, void *buf, size_t len, int flags)');
+const sendFn = libc.func('intptr_t send(int fd, const void *buf, size_t len, int flags)');
+const readFn = libc.func('intptr_t read(int fd, void *buf, size_t len)');
+const eventfdFn = libc.func('int eventfd(unsigned int initval, int flags)');
+
+export const POLLIN = 0x1;
+export const POLLOUT = 0x4;
+export const POLLERR = 0x8;
+export const POLLHUP = 0x10;
+export const MSG_DONTWAIT = 0x40;
+export const MSG_NOSIGNAL = 0x4000;
+export const EFD_CLOEXEC = 0o2000000;
+export const EFD_NONBLOCK = 0o4000;
+export const EAGAIN = 11;
+export const EINTR = 4;
+
+/** `fds` holds struct pollfd records (int fd; short events; short revents), 8 bytes each. -1 with errno on failure. */
+export function poll(fds: Buffer, count: number, timeoutMs: number): number {
+  koffi.errno(0);
+  return pollFn(fds, count, timeoutMs) as number;
+}
+
+/** Bytes received, 0 at end of stream, or -errno. */
+export function recv(fd: number, buf: Buffer, flags: number): number {
+  koffi.errno(0);
+  const n = Number(recvFn(fd, buf, buf.length, flags));
+  return n >= 0 ? n : -koffi.errno();
+}
+
+/** Bytes sent, or -errno. */
+export function send(fd: number, buf: Uint8Array, flags: number): number {
+  koffi.errno(0);
+  const n = Number(sendFn(fd, buf, buf.length, flags));
+  return n >= 0 ? n : -koffi.errno();
+}
+
+/** Bytes read, or -errno. */
+export function readFd(fd: number, buf: Buffer): number {
+  koffi.errno(0);
+  const n = Number(readFn(fd, buf, buf.length));
+  return n >= 0 ? n : -koffi.errno();
+}
+
+export function eventfd(initval: number, flags: number): number {
+  koffi.errno(0);
+  const fd = eventfdFn(initval, flags) as number;
+  if (fd < 0) throw syscallError('eventfd', String(initval));
+  return fd;
+}

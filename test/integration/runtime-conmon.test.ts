@@ -292,12 +292,33 @@ describe('conmon + crun', () => {
     const t0 = process.hrtime.bigint();
     sock.write(Buffer.from('hello\n'));
     await got;
-    note('attach round trip (cat, non-TTY)', ms(t0));
+    note('attach: first round trip (cat, non-TTY; may include starting the poller thread)', ms(t0));
     assert.equal(out, 'hello\n');
+    // Paused, the input still goes in; the echo arrives after resume.
+    sock.pause();
+    let early = false;
+    const resumed = new Promise<void>((resolve) => sock.onData((_s, d) => (d.toString() === 'p\n' ? (early ? resolve() : undefined) : undefined)));
+    sock.write(Buffer.from('p\n'));
+    await readExitCode(b.exitDir, b.id); // a round trip through the threadpool, time for the echo to come back if it were read
+    assert.equal(out, 'hello\n');
+    early = true;
+    sock.resume();
+    await resumed;
+    assert.equal(out, 'hello\np\n');
+    out = 'hello\n';
+    for (let i = 0; i < 20; i++) {
+      const t1 = process.hrtime.bigint();
+      const before = out.length;
+      const echoed = new Promise<void>((resolve) => sock.onData(() => out.length >= before + 2 && resolve()));
+      sock.write(Buffer.from('x\n'));
+      await echoed;
+      note('attach: round trip (cat, non-TTY)', ms(t1));
+    }
+    assert.equal(out, `hello\n${'x\n'.repeat(20)}`);
     sock.closeStdin();
     assert.equal(await waitForExit(b.exitDir, b.id), 0);
     await closed;
-    assert.equal(await logText(b.logPath), 'hello\n');
+    assert.equal(await logText(b.logPath), `hello\np\n${'x\n'.repeat(20)}`);
     await destroy(b, crun);
   });
 
@@ -328,6 +349,26 @@ describe('conmon + crun', () => {
       assert.equal(await got, `got:${word}\n`);
       sock.close();
     }
+    assert.equal((await crun.state(b.id))?.status, 'running');
+    await crun.kill(b.id, 'KILL');
+    assert.equal(await waitForExit(b.exitDir, b.id), 137);
+    await destroy(b, crun);
+  });
+
+  test('many attachments do not tie up the libuv threadpool', { timeout: 30_000 }, async () => {
+    const b = await makeBundle(crun, ['sh', '-c', 'while read l; do echo got:$l; done']);
+    const c = await create(b, crun, { stdin: true, stdinOnce: false });
+    await start(b, crun);
+    const socks = await Promise.all(Array.from({ length: 8 }, () => AttachSocket.connect(c.attachPath)));
+    // With one blocking read per attachment on the threadpool (4 threads), these would never finish.
+    const files = await Promise.all(Array.from({ length: 16 }, () => readFile('/proc/self/stat', 'utf8')));
+    assert.equal(files.length, 16);
+    const got = new Promise<string>((resolve) => socks[7]?.onData((_s, d) => resolve(d.toString())));
+    socks[0]?.write(Buffer.from('all\n'));
+    assert.equal(await got, 'got:all\n');
+    const closes = socks.map((s) => new Promise<void>((resolve) => s.onClose(resolve)));
+    for (const s of socks) s.close();
+    await Promise.all(closes);
     assert.equal((await crun.state(b.id))?.status, 'running');
     await crun.kill(b.id, 'KILL');
     assert.equal(await waitForExit(b.exitDir, b.id), 137);
