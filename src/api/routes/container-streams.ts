@@ -74,13 +74,22 @@ async function attach(ctx: RequestContext, engine: Engine): Promise<void> {
   const wantErr = ctx.bool('stderr');
   const stream = await ctx.hijack({ contentType: attachContentType(ctx.apiVersion, target.tty), multiplexed: !target.tty });
 
-  const connect = async (attachPath: string): Promise<void> => {
+  // The handler lasts as long as the attachment: when it returns, the server ends our side of the stream.
+  let finished!: () => void;
+  const done = new Promise<void>((resolve) => (finished = resolve));
+  stream.onClose(finished);
+
+  const connect = async (attachPath: string | undefined): Promise<void> => {
+    if (attachPath === undefined) {
+      finished();
+      return;
+    }
     const sock = await AttachSocket.connect(attachPath);
     sock.onData((which, data) => {
       if (which === 'stdout' ? wantOut : wantErr) stream.writeStream(which === 'stdout' ? STDOUT : STDERR, data);
     });
     // conmon closes attach connections when the container exits: that is the end of the output.
-    sock.onClose(() => stream.closeWrite());
+    sock.onClose(finished);
     stream.onClose(() => sock.close());
     if (wantStdin) {
       stream.input.on('data', (d: Buffer) => sock.write(d));
@@ -98,6 +107,7 @@ async function attach(ctx: RequestContext, engine: Engine): Promise<void> {
     const cancel = engine.containers.onNextStart(target.id, connect);
     stream.onClose(cancel);
   }
+  await done;
 }
 
 export function registerContainerStreamRoutes(router: Router, engine: Engine): void {

@@ -47,6 +47,14 @@ function freshState(): ContainerState {
   };
 }
 
+/** crun's wording of an exec failure, rewritten as Docker's (the docker CLI picks exit codes 126/127 from it). */
+function startFailureMessage(raw: string, cmd: string): string {
+  if (/executable file `[^`]*` not found in \$PATH/.test(raw)) return `exec: "${cmd}": executable file not found in $PATH`;
+  if (/No such file or directory/.test(raw)) return `exec: "${cmd}": stat ${cmd}: no such file or directory`;
+  if (/Permission denied/.test(raw)) return `exec: "${cmd}": permission denied`;
+  return raw.replace(/^crun create [0-9a-f]+: /, '').trim();
+}
+
 /** Exit code Docker's CLI uses when the runtime could not exec the command. */
 function startFailureCode(message: string): number {
   if (/permission denied/i.test(message)) return 126;
@@ -330,11 +338,14 @@ export class ContainerService {
     };
   }
 
-  /** Called with the conmon attach socket before the process runs, so attached clients miss no output. */
-  private beforeRun = new Map<string, Array<(attachPath: string) => Promise<void>>>();
+  /**
+   * Called with the conmon attach socket before the process runs, so attached clients miss no output; called with
+   * undefined when the start failed.
+   */
+  private beforeRun = new Map<string, Array<(attachPath: string | undefined) => Promise<void>>>();
 
   /** Registers a hook that runs once the container is created but before its process starts (attach). */
-  onNextStart(id: string, hook: (attachPath: string) => Promise<void>): () => void {
+  onNextStart(id: string, hook: (attachPath: string | undefined) => Promise<void>): () => void {
     const list = this.beforeRun.get(id) ?? [];
     list.push(hook);
     this.beforeRun.set(id, list);
@@ -392,17 +403,28 @@ export class ContainerService {
       };
       this.save(row);
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
+      const raw = err instanceof Error ? err.message : String(err);
+      const message = `failed to create task for container: OCI runtime create failed: unable to start container process: ${startFailureMessage(raw, row.doc.Path)}`;
+      const hooks = this.beforeRun.get(id) ?? [];
+      this.beforeRun.delete(id);
+      await Promise.all(hooks.map((h) => h(undefined).catch(() => undefined)));
       await rt.delete(id, { force: true }).catch(() => undefined);
       await unmount(d.rootfs).catch(() => undefined);
       row.doc.State = { ...row.doc.State, Status: 'created', Running: false, Pid: 0, ExitCode: startFailureCode(message), Error: message };
       this.save(row);
       this.events.publish('container', 'die', id, { exitCode: String(row.doc.State.ExitCode), image: row.doc.Config.Image, name: row.name });
+      if (row.doc.HostConfig.AutoRemove) void this.removeAfterFailedStart(id);
       if (err instanceof BerthError && err.code !== 'internal') throw err;
-      throw new BerthError('invalid_argument', `failed to create task for container: ${message.trim()}`, { cause: err });
+      throw new BerthError('invalid_argument', message, { cause: err });
     }
     this.events.publish('container', 'start', id, { image: row.doc.Config.Image, name: row.name });
     this.watchExit(id);
+  }
+
+  /** Docker removes an --rm container whose start failed, once the start call has returned. */
+  private async removeAfterFailedStart(id: string): Promise<void> {
+    await new Promise((r) => setImmediate(r));
+    await this.remove(id, { force: true }).catch((e: Error) => this.opts.log('warn', `removing ${id} after a failed start: ${e.message}`));
   }
 
   private watchExit(id: string): void {
