@@ -100,6 +100,8 @@ export async function conmonCreate(o: ConmonCreateOptions): Promise<CreatedConta
     '--full-attach',
     '-l', `k8s-file:${o.logPath}`,
     '--conmon-pidfile', conmonPidFile,
+    // Docker does not fsync container logs either; syncing costs every short-lived container ~5 ms at exit.
+    '--no-sync-log',
   ];
   for (const a of o.runtime.globalArgs()) args.push('--runtime-arg', a);
   if (o.logMaxSize !== undefined && o.logMaxSize > 0) args.push('--log-size-max', String(Math.trunc(o.logMaxSize)));

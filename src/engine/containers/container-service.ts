@@ -368,7 +368,8 @@ export class ContainerService {
     const d = this.dirs(id);
     const rt = this.runtime(row.doc.Berth.runtime);
     await mkdir(d.rootfs, { recursive: true });
-    await rt.delete(id, { force: true });
+    // A runtime state left from an earlier run (a crash between exit and clean-up) would make create fail.
+    if (existsSync(path.join(rt.root, id))) await rt.delete(id, { force: true });
     await rm(path.join(d.exits, id), { force: true });
     if (!(await isMounted(d.rootfs))) {
       await mountOverlay({ lowerDirs: row.doc.Berth.layers, upperDir: d.upper, workDir: d.work, target: d.rootfs });
@@ -446,8 +447,10 @@ export class ContainerService {
       const row = this.records.get(id);
       if (!row) return;
       const d = this.dirs(id);
-      await this.runtime(row.doc.Berth.runtime).delete(id, { force: true }).catch(() => undefined);
-      await unmount(d.rootfs).catch((e: Error) => this.opts.log('warn', `unmounting ${d.rootfs}: ${e.message}`));
+      await Promise.all([
+        this.runtime(row.doc.Berth.runtime).delete(id, { force: true }).catch(() => undefined),
+        unmount(d.rootfs).catch((e: Error) => this.opts.log('warn', `unmounting ${d.rootfs}: ${e.message}`)),
+      ]);
       row.doc.State = {
         ...row.doc.State,
         Status: 'exited',
