@@ -250,6 +250,12 @@ test('a container keeps running and logging while berthd is down, and the next b
     'while true; do sleep 0.05; done',
   ].join('; ');
   const id = (await dockerOk(['run', '-d', '--name', 'survivor', '-v', `${hostDir}:/data`, 'busybox', 'sh', '-c', script])).trim();
+  // Two more that finish while berthd is down: one keeps its exit code, the --rm one must be removed afterwards.
+  const exitsLater = 'while [ ! -f /data/go ]; do sleep 0.05; done; exit 3';
+  const quitters = [
+    await dockerOk(['run', '-d', '--name', 'quitter', '-v', `${hostDir}:/data`, 'busybox', 'sh', '-c', exitsLater]),
+    await dockerOk(['run', '-d', '--rm', '--name', 'quitter-rm', '-v', `${hostDir}:/data`, 'busybox', 'sh', '-c', exitsLater]),
+  ].map((out) => out.trim());
   for (let i = 0; i < 100 && !(await dockerOk(['logs', 'survivor'])).includes('before'); i++) await sleep(50);
 
   const first = daemon;
@@ -258,17 +264,22 @@ test('a container keeps running and logging while berthd is down, and the next b
   await writeFile(join(hostDir, 'go'), '');
   // The container only gets here if it still runs with berthd gone.
   await waitForFile(join(hostDir, 'logged'));
+  // conmon records each exit in the exit dir; once both are there, they really ended while no daemon ran.
+  for (const q of quitters) await waitForFile(join(first.execRoot, 'exits', q));
 
   daemon = await startDaemon({ dataRoot: first.dataRoot, execRoot: first.execRoot });
   assert.equal(await dockerOk(['ps', '--format', '{{.ID}} {{.Names}} {{.Status}}']).then((s) => s.split(' ').slice(0, 3).join(' ')), `${id.slice(0, 12)} survivor Up`);
   assert.equal(await inspect('survivor', '{{.State.Status}} {{.State.Running}}'), 'running true');
   assert.equal(await dockerOk(['logs', 'survivor']), 'before\nwhile-down\n');
+  assert.equal(await dockerOk(['wait', 'quitter']), '3\n');
+  assert.equal(await inspect('quitter', '{{.State.Status}} {{.State.ExitCode}} {{.State.Running}}'), 'exited 3 false');
+  assert.equal(await dockerOk(['ps', '-a', '--filter', 'name=quitter-rm', '--format', '{{.Names}}']), '', '--rm honoured for an exit while down');
 
   const waiting = docker(['wait', 'survivor']);
   await dockerOk(['stop', '-t', '5', 'survivor']);
   assert.equal((await waiting).stdout, '9\n');
   assert.equal(await inspect('survivor', '{{.State.Status}} {{.State.ExitCode}}'), 'exited 9');
-  await dockerOk(['rm', 'survivor']);
+  await dockerOk(['rm', 'survivor', 'quitter']);
 });
 
 test('with every container removed, no mounts or runtime state are left behind', async () => {
