@@ -28,5 +28,6 @@ if ! ./bin/berth image inspect busybox:latest >/dev/null 2>&1; then
   tar -C "$rootfs" -c . | ./bin/berth import --change 'CMD ["sh"]' - busybox:latest
 fi
 ./bin/berth images
+./bin/berth run --rm busybox echo "hello from a berth container"
 echo
-echo "berthd is running on $SOCK. Try: DOCKER_HOST=unix://$SOCK docker images"
+echo "berthd is running on $SOCK. Try: DOCKER_HOST=unix://$SOCK docker run --rm -it busybox sh"

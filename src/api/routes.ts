@@ -2,7 +2,7 @@
 import type { Engine } from '../engine/engine.js';
 import type { DaemonFacts } from '../engine/system/system-info.js';
 import { Router } from './router.js';
-import { registerContainerStreamRoutes } from './routes/container-streams.js';
+import { registerContainerStreamRoutes, registerExecRoutes } from './routes/container-streams.js';
 import { registerContainerRoutes } from './routes/containers.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerImageRoutes } from './routes/images.js';
@@ -15,5 +15,6 @@ export function buildRouter(engine: Engine, daemon: DaemonFacts): Router {
   registerEventRoutes(router, engine);
   registerContainerRoutes(router, engine);
   registerContainerStreamRoutes(router, engine);
+  registerExecRoutes(router, engine);
   return router;
 }

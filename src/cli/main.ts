@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { BerthError } from '../errors.js';
 import { DEFAULT_HOST } from './api-client.js';
 import { registerAuthCommands } from './commands/auth.js';
+import { registerContainerCommands } from './commands/containers.js';
 import { formatCliError, registerImageCommands } from './commands/images.js';
 import { registerSystemCommands } from './commands/system.js';
 import { CliContext, type CliIo } from './context.js';
@@ -62,6 +63,8 @@ export function buildProgram(io: CliIo, version: string, context: () => CliConte
     .addHelpText('after', "\nRun 'berth COMMAND --help' for more information on a command.");
   registerSystemCommands(program, context);
   registerImageCommands(program, context);
+  // after the image commands: the container `inspect` (containers, then images) replaces the image-only one
+  registerContainerCommands(program, context);
   registerAuthCommands(program, context);
   return program;
 }

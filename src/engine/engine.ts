@@ -9,6 +9,7 @@ import { ImageRecords } from '../store/image-records.js';
 import { SnapshotStore } from '../store/snapshots.js';
 import { ContainerService } from './containers/container-service.js';
 import type { ContainerDoc } from './containers/types.js';
+import { ExecService } from './containers/exec-service.js';
 import { EventBus } from './events/event-bus.js';
 import { ImageService } from './images/image-service.js';
 import { ImageStore } from './images/image-store.js';
@@ -26,6 +27,7 @@ export interface Engine {
   readonly config: EngineConfig;
   readonly images: ImageService;
   readonly containers: ContainerService;
+  readonly execs: ExecService;
   readonly events: EventBus;
   close(): Promise<void>;
 }
@@ -55,10 +57,12 @@ export async function createEngine(config: EngineConfig, log: EngineLog = () => 
     log,
   });
   await containers.recover();
+  const execs = new ExecService(config.execRoot, events, (ref) => containers.execTarget(ref));
   return {
     config,
     images,
     containers,
+    execs,
     events,
     async close() {
       await registry.close();

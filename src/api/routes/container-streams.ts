@@ -1,5 +1,6 @@
 /** Container output and input: logs (stdcopy), attach (hijacked), resize. */
 import type { Engine } from '../../engine/engine.js';
+import type { ExecConfig } from '../../engine/containers/exec-service.js';
 import { parseTimestamp } from '../../engine/images/filters.js';
 import { invalidArgument } from '../../errors.js';
 import { AttachSocket } from '../../runtime/attach-socket.js';
@@ -119,4 +120,50 @@ export function registerContainerStreamRoutes(router: Router, engine: Engine): v
     await engine.containers.resize(ctx.params.id, h, w);
     ctx.sendStatus(200);
   });
+}
+
+export function registerExecRoutes(router: Router, engine: Engine): void {
+  router.post('/containers/{id}/exec', async (ctx) => {
+    const body = await ctx.json<ExecConfig>();
+    ctx.sendJson(201, { Id: engine.execs.create(ctx.params.id, body) });
+  });
+
+  router.post('/exec/{id}/start', async (ctx) => {
+    const body = ctx.req.headers['content-length'] === '0' ? {} : await ctx.json<{ Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] }>().catch(() => ({}));
+    const info = engine.execs.inspect(ctx.params.id) as { OpenStdin: boolean; OpenStdout: boolean; OpenStderr: boolean; ProcessConfig: { tty: boolean } };
+    const tty = info.ProcessConfig.tty;
+    if (body.Detach) {
+      const started = await engine.execs.start(ctx.params.id, { attach: false });
+      await started.go();
+      ctx.sendStatus(200);
+      return;
+    }
+    const started = await engine.execs.start(ctx.params.id, { attach: true });
+    const stream = await ctx.hijack({ contentType: attachContentType(ctx.apiVersion, tty), multiplexed: !tty });
+    const sock = await AttachSocket.connect(started.attachPath!);
+    let closed!: () => void;
+    const socketClosed = new Promise<void>((resolve) => (closed = resolve));
+    sock.onData((which, data) => {
+      if (which === 'stdout' ? info.OpenStdout : info.OpenStderr) stream.writeStream(which === 'stdout' ? STDOUT : STDERR, data);
+    });
+    sock.onClose(closed);
+    stream.onClose(() => sock.close());
+    if (info.OpenStdin) {
+      stream.input.on('data', (d: Buffer) => sock.write(d));
+      stream.input.on('end', () => sock.closeStdin());
+    } else {
+      stream.input.resume();
+    }
+    if (body.ConsoleSize && tty) await engine.execs.resize(ctx.params.id, body.ConsoleSize[0], body.ConsoleSize[1]).catch(() => undefined);
+    await started.go();
+    await started.exited.catch(() => undefined);
+    await socketClosed;
+  });
+
+  router.post('/exec/{id}/resize', async (ctx) => {
+    await engine.execs.resize(ctx.params.id, ctx.int('h', 0) ?? 0, ctx.int('w', 0) ?? 0);
+    ctx.sendStatus(200);
+  });
+
+  router.get('/exec/{id}/json', (ctx) => ctx.sendJson(200, engine.execs.inspect(ctx.params.id)));
 }

@@ -15,6 +15,7 @@ import { resolveUser } from '../../runtime/user.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { ImageService } from '../images/image-service.js';
 import { commandOf, generateName, mergeConfig, newContainerId, normalizeHostConfig, parseBind, validateName } from './container-config.js';
+import type { ExecTarget } from './exec-service.js';
 import type { ContainerDoc, ContainerState, CreateRequest } from './types.js';
 import { summaryOf, type ContainerSummary } from './views.js';
 
@@ -575,6 +576,21 @@ export class ContainerService {
       this.save(row);
     });
     this.events.publish('container', 'rename', row.id, { name, oldName: row.name });
+  }
+
+  /** What an exec needs: the running container's bundle, root and runtime. */
+  execTarget(ref: string): ExecTarget {
+    const row = this.resolve(ref);
+    const d = this.dirs(row.id);
+    return {
+      id: row.id,
+      name: row.name,
+      running: row.doc.State.Running,
+      bundle: d.bundle,
+      rootfs: d.rootfs,
+      runtime: this.runtime(row.doc.Berth.runtime),
+      user: row.doc.Config.User,
+    };
   }
 
   /** What an attach needs: where conmon's socket is and how the container's stdio is set up. */

@@ -1,0 +1,173 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { conflict, invalidArgument, notFound } from '../../errors.js';
+import { resizeTerminal } from '../../runtime/attach-socket.js';
+import { conmonExec, type ExecSession } from '../../runtime/conmon.js';
+import type { OciRuntime } from '../../runtime/oci-runtime.js';
+import { resolveUser } from '../../runtime/user.js';
+import type { EventBus } from '../events/event-bus.js';
+
+export interface ExecConfig {
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  Tty?: boolean;
+  Cmd?: string[];
+  Env?: string[] | null;
+  WorkingDir?: string;
+  User?: string;
+  Privileged?: boolean;
+  DetachKeys?: string;
+}
+
+/** What the exec service needs to know of a running container. */
+export interface ExecTarget {
+  id: string;
+  name: string;
+  running: boolean;
+  bundle: string;
+  rootfs: string;
+  runtime: OciRuntime;
+  user: string;
+}
+
+interface ExecRecord {
+  id: string;
+  containerId: string;
+  config: ExecConfig;
+  running: boolean;
+  exitCode: number | null;
+  pid: number;
+  session?: ExecSession;
+  dir: string;
+}
+
+/** The docker exec model: a session is created, then started once (attached or detached), then inspected. */
+export class ExecService {
+  private readonly execs = new Map<string, ExecRecord>();
+
+  constructor(
+    private readonly execRoot: string,
+    private readonly events: EventBus,
+    private readonly target: (ref: string) => ExecTarget,
+  ) {}
+
+  create(containerRef: string, config: ExecConfig): string {
+    const t = this.target(containerRef);
+    if (!t.running) throw conflict(`container ${t.id} is not running`);
+    if (!config.Cmd?.length) throw invalidArgument('No exec command specified');
+    const id = randomBytes(32).toString('hex');
+    this.execs.set(id, { id, containerId: t.id, config, running: false, exitCode: null, pid: 0, dir: path.join(this.execRoot, 'exec', id) });
+    this.events.publish('container', `exec_create: ${config.Cmd.join(' ')}`, t.id, { execID: id, name: t.name });
+    return id;
+  }
+
+  private get(id: string): ExecRecord {
+    const e = this.execs.get(id);
+    if (!e) throw notFound(`No such exec instance: ${id}`);
+    return e;
+  }
+
+  /** Starts the process; with attach, resolves once conmon's socket is ready and the caller connects before `go()`. */
+  async start(id: string, opts: { attach: boolean }): Promise<{ attachPath?: string; go: () => Promise<void>; exited: Promise<number> }> {
+    const e = this.get(id);
+    if (e.session || e.running) throw conflict(`Exec command ${id} has already run`);
+    const t = this.target(e.containerId);
+    if (!t.running) throw conflict(`container ${t.id} is not running`);
+    const spec = JSON.parse(await readFile(path.join(t.bundle, 'config.json'), 'utf8')) as { process: Record<string, unknown> };
+    const base = spec.process;
+    const user = e.config.User ? await resolveUser(t.rootfs, e.config.User, []) : undefined;
+    const env = [...((base.env as string[]) ?? [])];
+    for (const kv of e.config.Env ?? []) {
+      const k = kv.split('=')[0];
+      const i = env.findIndex((x) => x.split('=')[0] === k);
+      if (i >= 0) env[i] = kv;
+      else env.push(kv);
+    }
+    const processSpec = {
+      ...base,
+      terminal: e.config.Tty ?? false,
+      args: e.config.Cmd,
+      env,
+      cwd: e.config.WorkingDir || base.cwd,
+      ...(user ? { user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids } } : {}),
+    };
+    delete (processSpec as Record<string, unknown>).consoleSize;
+    const attach = opts.attach;
+    let session: ExecSession;
+    try {
+      session = await conmonExec({
+        containerId: t.id,
+        sessionId: id,
+        sessionDir: e.dir,
+        runtime: t.runtime,
+        process: processSpec,
+        terminal: e.config.Tty ?? false,
+        stdin: e.config.AttachStdin ?? false,
+        attach,
+      });
+    } catch (err) {
+      await rm(e.dir, { recursive: true, force: true });
+      throw err;
+    }
+    e.session = session;
+    e.running = true;
+    this.events.publish('container', `exec_start: ${(e.config.Cmd ?? []).join(' ')}`, t.id, { execID: id, name: t.name });
+    const exited = session.exitCode.then(
+      (code) => code,
+      (err: Error) => {
+        // A command that cannot be run reads like Docker's: 126/127 from the runtime's words.
+        if (/not found|No such file/.test(err.message)) return 127;
+        if (/[Pp]ermission denied/.test(err.message)) return 126;
+        throw err;
+      },
+    );
+    session.pid.then((pid) => (e.pid = pid), () => undefined);
+    const finished = exited.then(
+      (code) => code,
+      () => 126,
+    ).then(async (code) => {
+      e.running = false;
+      e.exitCode = code;
+      this.events.publish('container', 'exec_die', t.id, { execID: id, exitCode: String(code), name: t.name });
+      await rm(e.dir, { recursive: true, force: true }).catch(() => undefined);
+      return code;
+    });
+    return { attachPath: session.attachPath, go: () => session.start(), exited: finished };
+  }
+
+  async resize(id: string, rows: number, cols: number): Promise<void> {
+    const e = this.get(id);
+    if (!e.session) throw conflict(`Exec ${id} is not running`);
+    if (!e.config.Tty) return;
+    await resizeTerminal(e.session.ctlPath, rows, cols);
+  }
+
+  inspect(id: string): Record<string, unknown> {
+    const e = this.get(id);
+    const cmd = e.config.Cmd ?? [];
+    return {
+      ID: e.id,
+      Running: e.running,
+      ExitCode: e.exitCode,
+      ProcessConfig: { tty: e.config.Tty ?? false, entrypoint: cmd[0] ?? '', arguments: cmd.slice(1), privileged: e.config.Privileged ?? false, user: e.config.User ?? '' },
+      OpenStdin: e.config.AttachStdin ?? false,
+      OpenStderr: e.config.AttachStderr ?? false,
+      OpenStdout: e.config.AttachStdout ?? false,
+      CanRemove: !e.running && e.exitCode !== null,
+      ContainerID: e.containerId,
+      DetachKeys: e.config.DetachKeys ?? '',
+      Pid: e.pid,
+    };
+  }
+
+  /** Sessions of a container end with it. */
+  forget(containerId: string): void {
+    for (const [id, e] of this.execs) if (e.containerId === containerId && !e.running) this.execs.delete(id);
+  }
+
+  idsOf(containerId: string): string[] {
+    return [...this.execs.values()].filter((e) => e.containerId === containerId).map((e) => e.id);
+  }
+}

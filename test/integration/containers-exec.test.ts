@@ -1,0 +1,64 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { busyboxRootfs } from '../support/busybox-image.js';
+import { runCli, startDaemon, type TestDaemon } from '../support/berthd.js';
+
+let daemon: TestDaemon;
+
+before(async () => {
+  daemon = await startDaemon();
+  const tar = spawnSync('tar', ['-C', await busyboxRootfs(), '-c', '.'], { maxBuffer: 64 << 20 });
+  const imported = await runCli('docker', ['import', '-c', 'CMD ["sh"]', '-', 'busybox:latest'], daemon, { input: tar.stdout });
+  assert.equal(imported.code, 0, imported.stderr);
+  const run = await runCli('docker', ['run', '-d', '--name', 'ex', 'busybox', 'sleep', '300'], daemon);
+  assert.equal(run.code, 0, run.stderr);
+});
+
+after(async () => {
+  await runCli('docker', ['rm', '-f', 'ex'], daemon);
+  await daemon?.stop();
+});
+
+test('docker exec returns the output and the exit code of the command', async () => {
+  const hi = await runCli('docker', ['exec', 'ex', 'echo', 'hi'], daemon);
+  assert.equal(hi.code, 0, hi.stderr);
+  assert.equal(hi.stdout, 'hi\n');
+  const failing = await runCli('docker', ['exec', 'ex', 'sh', '-c', 'echo oops >&2; exit 4'], daemon);
+  assert.equal(failing.code, 4);
+  assert.equal(failing.stderr, 'oops\n');
+  assert.equal(failing.stdout, '');
+});
+
+test('docker exec -i feeds stdin; -u, -w and -e apply', async () => {
+  const cat = await runCli('docker', ['exec', '-i', 'ex', 'cat'], daemon, { input: 'piped\n' });
+  assert.equal(cat.code, 0, cat.stderr);
+  assert.equal(cat.stdout, 'piped\n');
+  const who = await runCli('docker', ['exec', '-u', 'nobody', '-w', '/tmp', '-e', 'X=y', 'ex', 'sh', '-c', 'id -u; pwd; echo $X'], daemon);
+  assert.equal(who.stdout, '65534\n/tmp\ny\n');
+});
+
+test('a missing command exits 127; exec in a stopped container is refused', async () => {
+  const missing = await runCli('docker', ['exec', 'ex', 'nosuchcmd'], daemon);
+  assert.equal(missing.code, 127);
+  assert.equal((await runCli('docker', ['run', '-d', '--name', 'gone', 'busybox', 'true'], daemon)).code, 0);
+  assert.equal((await runCli('docker', ['wait', 'gone'], daemon)).stdout.trim(), '0');
+  const stopped = await runCli('docker', ['exec', 'gone', 'true'], daemon);
+  assert.notEqual(stopped.code, 0);
+  assert.match(stopped.stderr, /is not running/);
+  await runCli('docker', ['rm', 'gone'], daemon);
+});
+
+test('docker exec -d runs in the background and exec inspect reports the exit code', async () => {
+  const d = await runCli('docker', ['exec', '-d', 'ex', 'sh', '-c', 'echo bg > /tmp/bg'], daemon);
+  assert.equal(d.code, 0, d.stderr);
+  for (let i = 0; i < 50; i++) {
+    const r = await runCli('docker', ['exec', 'ex', 'cat', '/tmp/bg'], daemon);
+    if (r.code === 0) {
+      assert.equal(r.stdout, 'bg\n');
+      return;
+    }
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.fail('the detached exec never wrote its file');
+});
