@@ -161,7 +161,8 @@ function defaultDeviceRules(): LinuxDeviceCgroup[] {
     charDevice(5, 1), // console
     charDevice(5, 2), // ptmx
     charDevice(136, undefined), // pts/*
-    { allow: false, type: 'c', major: 10, minor: 229, access: 'rwm' }, // fuse
+    // No explicit deny of fuse (c 10:229): the first rule already denies it, and runc's cgroup v1 device
+    // emulator refuses to start a container whose rules punch a hole into the `c *:* m` wildcard.
   ];
 }
 

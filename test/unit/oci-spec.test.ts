@@ -165,6 +165,8 @@ describe('generateSpec defaults', () => {
     assert.equal(rules.find((r) => r.type === 'b')?.access, 'm');
     for (const [maj, min] of [[1, 3], [1, 5], [1, 7], [1, 8], [1, 9], [5, 0], [5, 2]] as const) assert.ok(allowed('c', maj, min), `${maj}:${min}`);
     assert.ok(allowed('c', 136, undefined), 'pts');
+    // runc (cgroup v1) cannot apply a deny rule after the `c *:* m` wildcard allow.
+    assert.deepEqual(rules.slice(1).filter((r) => !r.allow), []);
     assert.deepEqual(spec.linux?.devices, []);
   });
 

@@ -34,6 +34,11 @@ export function statusText(doc: ContainerDoc, now = Date.now()): string {
   return 'Created';
 }
 
+/** The COMMAND column: like Docker, arguments with a space are wrapped in single quotes (the path is not). */
+export function commandText(path: string, args: readonly string[]): string {
+  return [path, ...args.map((a) => (a.includes(' ') ? `'${a}'` : a))].join(' ');
+}
+
 export function summaryOf(row: ContainerRow<ContainerDoc>): ContainerSummary {
   const doc = row.doc;
   return {
@@ -41,7 +46,7 @@ export function summaryOf(row: ContainerRow<ContainerDoc>): ContainerSummary {
     Names: [doc.Name],
     Image: doc.Config.Image,
     ImageID: doc.Image,
-    Command: [doc.Path, ...doc.Args].join(' '),
+    Command: commandText(doc.Path, doc.Args),
     Created: Math.floor(Date.parse(doc.Created) / 1000),
     Ports: [],
     Labels: doc.Config.Labels ?? {},
