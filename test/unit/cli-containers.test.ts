@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { encodeFrame } from '../../src/cli/stdcopy-reader.js';
-import { withContainerDaemon, type UpgradeRoute } from './cli-containers-fake.js';
+import { rawModes, withContainerDaemon, type UpgradeRoute } from './cli-containers-fake.js';
 
 const ID = 'c0ffee46f28c7d744131e3b498797fe8f9539539d2c7a4eb767395f3604909b5';
 const EXEC_ID = 'e7ec9f13316f1f71a66fe8ca64048d0ba21b962c685f7435257934024730eb16';
@@ -373,4 +373,47 @@ test('a hijack refused by the daemon is a daemon error', async () => {
       assert.equal(r.err, 'Error response from daemon: No such container: nope\n');
     },
   );
+});
+
+test('run -it: raw mode on the terminal, detach keys end the session without forwarding them', async () => {
+  const received: Buffer[] = [];
+  let ended: () => void;
+  const serverSawEnd = new Promise<void>((resolve) => (ended = resolve));
+  const collect: UpgradeRoute = (socket: net.Socket) => {
+    socket.write('$ ');
+    socket.on('data', (c: Buffer) => received.push(c));
+    socket.on('end', () => {
+      ended();
+      socket.end();
+    });
+  };
+  await withContainerDaemon(
+    {
+      'POST /containers/create': { status: 201, json: { Id: ID } },
+      [`POST /containers/${ID}/wait`]: { json: { StatusCode: 9 } },
+      [`POST /containers/${ID}/start`]: { status: 204 },
+    },
+    { [`POST /containers/${ID}/attach`]: collect },
+    async (d, berth) => {
+      rawModes.length = 0;
+      const r = await berth(['run', '-it', 'busybox', 'sh'], 'ls\x10\x11exit\n', { stdinTty: true });
+      await serverSawEnd;
+      assert.equal(r.code, 0, r.err);
+      assert.equal(Buffer.concat(received).toString(), 'ls');
+      assert.equal(r.out, '$ ');
+      assert.deepEqual(rawModes, [true, false]);
+      const body = JSON.parse(d.find('POST', '/containers/create')!.body.toString()) as Record<string, unknown>;
+      assert.equal(body['Tty'], true);
+      assert.equal(d.calls()[1], `POST /v1.50/containers/${ID}/attach?stderr=1&stdin=1&stdout=1&stream=1`);
+    },
+  );
+});
+
+test('run -it without a terminal on stdin fails before creating anything', async () => {
+  await withContainerDaemon({}, {}, async (d, berth) => {
+    const r = await berth(['run', '-it', 'busybox']);
+    assert.equal(r.code, 1);
+    assert.equal(r.err, 'the input device is not a TTY\n');
+    assert.deepEqual(d.calls(), []);
+  });
 });

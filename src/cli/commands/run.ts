@@ -151,7 +151,12 @@ export async function runSession(ctx: CliContext, conn: HijackedConnection, opts
       stdin.pause();
     }
     restoreTerminal();
-    socket.destroy();
+    // let input written just before a detach reach the daemon, then drop the connection
+    if (socket.destroyed || socket.writableFinished) socket.destroy();
+    else {
+      socket.once('finish', () => socket.destroy());
+      socket.end();
+    }
   }
 }
 
