@@ -1,8 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import type net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import tar from 'tar-stream';
 import { encodeFrame } from '../../src/cli/stdcopy-reader.js';
-import { withContainerDaemon, type UpgradeRoute } from './cli-containers-fake.js';
+import { rawModes, withContainerDaemon, type UpgradeRoute } from './cli-containers-fake.js';
 
 const ID = 'c0ffee46f28c7d744131e3b498797fe8f9539539d2c7a4eb767395f3604909b5';
 const EXEC_ID = 'e7ec9f13316f1f71a66fe8ca64048d0ba21b962c685f7435257934024730eb16';
@@ -373,4 +377,130 @@ test('a hijack refused by the daemon is a daemon error', async () => {
       assert.equal(r.err, 'Error response from daemon: No such container: nope\n');
     },
   );
+});
+
+test('run -it: raw mode on the terminal, detach keys end the session without forwarding them', async () => {
+  const received: Buffer[] = [];
+  let ended: () => void;
+  const serverSawEnd = new Promise<void>((resolve) => (ended = resolve));
+  const collect: UpgradeRoute = (socket: net.Socket) => {
+    socket.write('$ ');
+    socket.on('data', (c: Buffer) => received.push(c));
+    socket.on('end', () => {
+      ended();
+      socket.end();
+    });
+  };
+  await withContainerDaemon(
+    {
+      'POST /containers/create': { status: 201, json: { Id: ID } },
+      [`POST /containers/${ID}/wait`]: { json: { StatusCode: 9 } },
+      [`POST /containers/${ID}/start`]: { status: 204 },
+    },
+    { [`POST /containers/${ID}/attach`]: collect },
+    async (d, berth) => {
+      rawModes.length = 0;
+      const r = await berth(['run', '-it', 'busybox', 'sh'], 'ls\x10\x11exit\n', { stdinTty: true });
+      await serverSawEnd;
+      assert.equal(r.code, 0, r.err);
+      assert.equal(Buffer.concat(received).toString(), 'ls');
+      assert.equal(r.out, '$ ');
+      assert.deepEqual(rawModes, [true, false]);
+      const body = JSON.parse(d.find('POST', '/containers/create')!.body.toString()) as Record<string, unknown>;
+      assert.equal(body['Tty'], true);
+      assert.equal(d.calls()[1], `POST /v1.50/containers/${ID}/attach?stderr=1&stdin=1&stdout=1&stream=1`);
+    },
+  );
+});
+
+test('run -it without a terminal on stdin fails before creating anything', async () => {
+  await withContainerDaemon({}, {}, async (d, berth) => {
+    const r = await berth(['run', '-it', 'busybox']);
+    assert.equal(r.code, 1);
+    assert.equal(r.err, 'the input device is not a TTY\n');
+    assert.deepEqual(d.calls(), []);
+  });
+});
+
+async function tarOf(files: Record<string, string>): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const [name, text] of Object.entries(files)) pack.entry({ name, mode: 0o644 }, text);
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks);
+}
+
+async function tarEntries(buf: Buffer): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const extract = tar.extract();
+  const done = new Promise<void>((resolve, reject) => {
+    extract.on('entry', (h, stream, next) => {
+      const parts: Buffer[] = [];
+      stream.on('data', (c: unknown) => parts.push(c as Buffer));
+      stream.on('end', () => {
+        out[h.name] = Buffer.concat(parts).toString();
+        next();
+      });
+    });
+    extract.on('finish', resolve);
+    extract.on('error', reject);
+  });
+  extract.end(buf);
+  await done;
+  return out;
+}
+
+const statHeader = (stat: Record<string, unknown>): string => Buffer.from(JSON.stringify(stat)).toString('base64');
+
+test('cp container:/etc/hosts ./file: GET archive, the single entry lands under the destination name', async () => {
+  const archive = await tarOf({ hosts: '127.0.0.1 localhost\n' });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-cp-test-'));
+  try {
+    await withContainerDaemon(
+      {
+        'GET /containers/c0ffee/archive': {
+          headers: { 'X-Docker-Container-Path-Stat': statHeader({ name: 'hosts', size: 20, mode: 0o644, mtime: '2024-01-01T00:00:00Z', linkTarget: '' }) },
+          body: archive,
+        },
+      },
+      {},
+      async (d, berth) => {
+        const dest = path.join(dir, 'cp-out.txt');
+        const r = await berth(['cp', 'c0ffee:/etc/hosts', dest]);
+        assert.equal(r.code, 0, r.err);
+        assert.deepEqual(d.calls(), ['GET /v1.50/containers/c0ffee/archive?path=%2Fetc%2Fhosts']);
+        assert.equal(fs.readFileSync(dest, 'utf8'), '127.0.0.1 localhost\n');
+        assert.equal(r.err, `Successfully copied 20B to ${dest}\n`);
+      },
+    );
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('cp ./file.txt container:/tmp/: HEAD to stat the directory, then PUT a tar of the file into it', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-cp-test-'));
+  try {
+    const src = path.join(dir, 'file.txt');
+    fs.writeFileSync(src, 'hello');
+    await withContainerDaemon(
+      {
+        'HEAD /containers/c0ffee/archive': { headers: { 'X-Docker-Container-Path-Stat': statHeader({ name: 'tmp', size: 4096, mode: 0x80000000 + 0o1777, mtime: '', linkTarget: '' }) } },
+        'PUT /containers/c0ffee/archive': { status: 200 },
+      },
+      {},
+      async (d, berth) => {
+        const r = await berth(['cp', src, 'c0ffee:/tmp/']);
+        assert.equal(r.code, 0, r.err);
+        assert.deepEqual(d.calls(), ['HEAD /v1.50/containers/c0ffee/archive?path=%2Ftmp%2F', 'PUT /v1.50/containers/c0ffee/archive?noOverwriteDirNonDir=true&path=%2Ftmp%2F']);
+        const put = d.find('PUT', '/containers/c0ffee/archive')!;
+        assert.equal(put.headers['content-type'], 'text/plain');
+        assert.deepEqual(await tarEntries(put.body), { 'file.txt': 'hello' });
+        assert.equal(r.err, 'Successfully copied 5B to c0ffee:/tmp/\n');
+      },
+    );
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -213,7 +213,7 @@ function parseInteger(s: string, flag: string): number {
   return Number(s);
 }
 
-/** KEY=VALUE files (--env-file, --label-file): comments and blank lines skipped, bare keys looked up in `lookup`. */
+/** KEY=VALUE files (--env-file, --label-file): comments and blank lines skipped, bare keys looked up in `lookup` (env files) or dropped. */
 export function parseKeyValueFile(file: string, lookup: ((k: string) => string | undefined) | undefined): string[] {
   let text: string;
   try {
@@ -231,7 +231,8 @@ export function parseKeyValueFile(file: string, lookup: ((k: string) => string |
     else if (lookup) {
       const v = lookup(line.trim());
       if (v !== undefined) out.push(`${line.trim()}=${v}`);
-    } else out.push(line);
+    }
+    // a bare key in a label file is dropped, as docker does
   }
   return out;
 }
@@ -283,10 +284,10 @@ export function parsePublish(specs: readonly string[]): { exposed: Set<string>; 
       }
     }
     if (!containerPart) throw invalidArgument(`no port specified: ${spec}<empty>`);
-    const [cStart, cEnd] = parseRange(containerPart, spec);
+    const [cStart, cEnd] = parseRange(containerPart, 'containerPort');
     let hStart = 0;
     let hEnd = 0;
-    if (hostPart) [hStart, hEnd] = parseRange(hostPart, spec);
+    if (hostPart) [hStart, hEnd] = parseRange(hostPart, 'hostPort');
     const cCount = cEnd - cStart;
     if (hostPart && cCount !== hEnd - hStart && cCount !== 0) {
       throw invalidArgument(`invalid ranges specified for container and host Ports: ${containerPart} and ${hostPart}`);
@@ -304,9 +305,9 @@ export function parsePublish(specs: readonly string[]): { exposed: Set<string>; 
   return { exposed, bindings };
 }
 
-function parseRange(s: string, spec: string): [number, number] {
+function parseRange(s: string, what: 'containerPort' | 'hostPort'): [number, number] {
   const m = /^(\d+)(?:-(\d+))?$/.exec(s);
-  if (!m) throw invalidArgument(`invalid containerPort: ${s}`.replace('containerPort', spec.includes(':') && !spec.endsWith(s) ? 'hostPort' : 'containerPort'));
+  if (!m) throw invalidArgument(`invalid ${what}: ${s}`);
   const a = Number(m[1]);
   const b = m[2] !== undefined ? Number(m[2]) : a;
   if (a > 65535 || b > 65535 || b < a) throw invalidArgument(`invalid port range: ${s}`);
@@ -316,7 +317,7 @@ function parseRange(s: string, spec: string): [number, number] {
 /** --expose "7000-7001[/proto]" → exposed port keys. */
 function parseExpose(spec: string): string[] {
   const [range, proto = 'tcp'] = spec.split('/');
-  const [a, b] = parseRange(range!, spec);
+  const [a, b] = parseRange(range!, 'containerPort');
   const out: string[] = [];
   for (let p = a; p <= b; p++) out.push(`${p}/${proto}`);
   return out;

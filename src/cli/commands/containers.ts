@@ -21,7 +21,7 @@ import { CONTAINER_HEADERS, ContainerRow, DEFAULT_CONTAINER_TABLE, type Containe
 import { registerStatsCommands } from './container-stats.js';
 import { nanoCpus, parseKeyValueFile, parseRestart, ramInBytes, resolveEnv } from './container-options.js';
 import { PreformattedError, confirm, filtersJson, formatCliError, type ContextProvider } from './images.js';
-import { ExitStatus, attachQuery, followTerminalSize, registerRunCommands, runSession, startWait } from './run.js';
+import { ExitStatus, attachQuery, followTerminalSize, proxySignals, registerRunCommands, runSession, startWait } from './run.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -161,12 +161,14 @@ function defineStart(cmd: Command, context: ContextProvider): Command {
         throw e;
       }
       const stopResize = tty && ctx.io.stdout.isTTY ? followTerminalSize(ctx, `/containers/${c.Id}/resize`) : (): void => {};
+      const stopProxy = tty ? (): void => {} : proxySignals(ctx, c.Id);
       try {
         if ((await runSession(ctx, conn, { tty, stdin, detachKeys: opts.detachKeys })) === 'detached') return;
         const w = await wait.result;
         if (w.StatusCode !== 0) throw new ExitStatus(w.StatusCode);
       } finally {
         stopResize();
+        stopProxy();
       }
     });
 }
@@ -396,7 +398,7 @@ function defineAttach(cmd: Command, context: ContextProvider): Command {
     .option('--detach-keys <string>', 'Override the key sequence for detaching a container')
     .option('--no-stdin', 'Do not attach STDIN')
     .option('--sig-proxy', 'Proxy all received signals to the process (default true)', true)
-    .action(async (name: string, opts: { detachKeys?: string; stdin?: boolean }) => {
+    .action(async (name: string, opts: { detachKeys?: string; stdin?: boolean; sigProxy?: boolean }) => {
       const ctx = context();
       const c = await inspectContainer(ctx, name);
       if (!c.State?.Running) throw invalidArgument('You cannot attach to a stopped container, start it first');
@@ -411,6 +413,7 @@ function defineAttach(cmd: Command, context: ContextProvider): Command {
         userAgent: `berth-cli/${ctx.clientVersion}`,
       });
       const stopResize = tty && ctx.io.stdout.isTTY ? followTerminalSize(ctx, `${cpath(name)}/resize`) : (): void => {};
+      const stopProxy = tty || opts.sigProxy === false ? (): void => {} : proxySignals(ctx, c.Id);
       try {
         if ((await runSession(ctx, conn, { tty, stdin, detachKeys: opts.detachKeys })) === 'detached') {
           wait.response.body.destroy();
@@ -420,6 +423,7 @@ function defineAttach(cmd: Command, context: ContextProvider): Command {
         if (w.StatusCode !== 0) throw new ExitStatus(w.StatusCode);
       } finally {
         stopResize();
+        stopProxy();
       }
     });
 }

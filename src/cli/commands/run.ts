@@ -14,7 +14,7 @@ import { copyRaw, demultiplex } from '../stdcopy-reader.js';
 import { DEFAULT_DETACH_KEYS, DetachKeyFilter, enterRawMode, onTerminalResize, parseDetachKeys, terminalSize } from '../terminal.js';
 import { familiarString, parseReference, repositoryName, withDefaultTag } from '../../registry/reference.js';
 import { addCreateFlags, buildCreateRequest, type CreateFlags, type CreateRequest } from './container-options.js';
-import type { ContextProvider } from './images.js';
+import { formatCliError, type ContextProvider } from './images.js';
 import fs from 'node:fs';
 
 /** Ends the command with a given exit code and no message (a container's exit status). */
@@ -32,7 +32,7 @@ export class ExitStatus extends BerthError {
 
 /** docker run's failures before the container process runs: "docker: ..." and exit 125 (126/127 for exec errors). */
 export function runFailure(e: unknown, command: string, withHelp: boolean): ExitStatus {
-  const text = e instanceof DaemonError ? `Error response from daemon: ${e.message}` : e instanceof Error ? e.message : String(e);
+  const text = formatCliError(e);
   let status = 125;
   if (/executable file not found|no such file or directory|system cannot find the file specified/.test(text)) status = 127;
   else if (/permission denied|is a directory/.test(text)) status = 126;
@@ -151,7 +151,12 @@ export async function runSession(ctx: CliContext, conn: HijackedConnection, opts
       stdin.pause();
     }
     restoreTerminal();
-    socket.destroy();
+    // let input written just before a detach reach the daemon, then drop the connection
+    if (socket.destroyed || socket.writableFinished) socket.destroy();
+    else {
+      socket.once('finish', () => socket.destroy());
+      socket.end();
+    }
   }
 }
 
@@ -169,6 +174,29 @@ export function followTerminalSize(ctx: CliContext, resizePath: string): () => v
   };
   send();
   return onTerminalResize(ctx.io.stdout, send);
+}
+
+const PROXIED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+/**
+ * --sig-proxy: signals the CLI receives go to the container (POST kill?signal=INT) instead of
+ * ending the CLI. Only for the real process streams, so in-process test runs never touch handlers.
+ */
+export function proxySignals(ctx: CliContext, id: string): () => void {
+  if (ctx.io.stdout !== process.stdout) return () => {};
+  const handlers = PROXIED_SIGNALS.map((sig) => {
+    const handler = (): void => {
+      ctx.client
+        .request('POST', `/containers/${id}/kill`, { query: { signal: sig.slice(3) } })
+        .then((r) => r.body.resume())
+        .catch((e: unknown) => ctx.err(`error sending signal: ${formatCliError(e)}\n`));
+    };
+    process.on(sig, handler);
+    return [sig, handler] as const;
+  });
+  return () => {
+    for (const [sig, handler] of handlers) process.off(sig, handler);
+  };
 }
 
 interface WaitResult {
@@ -262,6 +290,8 @@ export async function runContainer(ctx: CliContext, image: string, args: string[
     throw runFailure(e, 'run', false);
   }
   const stopResize = req.tty && ctx.io.stdout.isTTY ? followTerminalSize(ctx, `/containers/${id}/resize`) : (): void => {};
+  // docker proxies signals only without a TTY (with one, ^C reaches the container through the terminal)
+  const stopProxy = !req.tty && flags.sigProxy !== false ? proxySignals(ctx, id) : (): void => {};
   try {
     if (conn) {
       const end = await runSession(ctx, conn, { tty: req.tty, stdin: streams.stdin, detachKeys: flags.detachKeys });
@@ -274,6 +304,7 @@ export async function runContainer(ctx: CliContext, image: string, args: string[
     if (code !== 0) throw new ExitStatus(code);
   } finally {
     stopResize();
+    stopProxy();
   }
 }
 
