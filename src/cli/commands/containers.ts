@@ -623,14 +623,6 @@ function definePrune(cmd: Command, context: ContextProvider): Command {
 
 // ---------------------------------------------------------------- registration
 
-/** Replace a command registered earlier under the same name (the image-only `inspect`). */
-function replaceCommand(program: Command, name: string): Command {
-  const commands = program.commands as Command[];
-  const i = commands.findIndex((c) => c.name() === name);
-  if (i >= 0) commands.splice(i, 1);
-  return program.command(name);
-}
-
 export function registerContainerCommands(program: Command, context: ContextProvider): void {
   const group = program.command('container').description('Manage containers').enablePositionalOptions();
   registerRunCommands(program, group, context);
@@ -660,7 +652,7 @@ export function registerContainerCommands(program: Command, context: ContextProv
   defineRm(program.command('rm'), context);
   defineRm(group.command('rm').alias('remove'), context);
   defineInspect(group.command('inspect'), context, true);
-  defineInspect(replaceCommand(program, 'inspect'), context, false);
+  defineInspect(program.command('inspect'), context, false);
   definePrune(group.command('prune'), context);
   registerStatsCommands(program, group, context);
   registerCopyCommands(program, group, context);

@@ -662,18 +662,6 @@ export function registerImageCommands(program: Command, context: ContextProvider
   defineHistory(program.command('history'), context);
   defineImport(program.command('import'), context);
 
-  program
-    .command('inspect')
-    .description('Return low-level information on Docker objects')
-    .argument('<NAME|ID...>')
-    .option('-f, --format <string>', 'Format output using a custom template')
-    .option('-s, --size', 'Display total file sizes if the type is container')
-    .option('--type <string>', 'Only inspect objects of the given type')
-    .action(async (names: string[], opts: { format?: string; type?: string }) => {
-      if (opts.type && opts.type !== 'image') throw invalidArgument(`"${opts.type}" is not a valid value for --type`);
-      await inspectImages(context(), names, opts.format, (name) => `Error: No such object: ${name}`);
-    });
-
   const image = program.command('image').description('Manage images');
   defineImagesList(image.command('ls').alias('list'), context);
   defineImageInspect(image.command('inspect'), context);
