@@ -13,6 +13,7 @@ function fakeEngine(dataRoot: string): Engine {
   return {
     config: { dataRoot, execRoot: '/run/x', registryMirrors: ['http://127.0.0.1:5000/'], insecureRegistries: ['reg.local:5000', '10.1.0.0/16'], defaultRuntime: 'crun', logLevel: 'info' },
     images: { count: () => 7, diskUsage: async () => 0 },
+    containers: { count: () => ({ total: 3, running: 1, paused: 0, stopped: 2 }) },
     close: async () => {},
   } as unknown as Engine;
 }
@@ -59,6 +60,9 @@ test('info carries real host figures', async () => {
     const info = await collectSystemInfo(fakeEngine(dir), { id: 'abc', build: buildInfo(), liveRestore: true, debug: false });
     assert.equal(info.ID, 'abc');
     assert.equal(info.Images, 7);
+    assert.equal(info.Containers, 3);
+    assert.equal(info.ContainersRunning, 1);
+    assert.equal(info.ContainersStopped, 2);
     assert.equal(info.DockerRootDir, dir);
     assert.equal(info.OSType, 'linux');
     assert.equal(info.Architecture, os.machine());

@@ -194,12 +194,13 @@ export async function collectSystemInfo(engine: Engine, daemon: DaemonFacts): Pr
   if (!ipv4Forwarding) warnings.push('WARNING: IPv4 forwarding is disabled');
   if (!features.swapLimit) warnings.push('WARNING: No swap limit support');
 
+  const counts = engine.containers.count();
   return {
     ID: daemon.id,
-    Containers: 0,
-    ContainersRunning: 0,
-    ContainersPaused: 0,
-    ContainersStopped: 0,
+    Containers: counts.total,
+    ContainersRunning: counts.running,
+    ContainersPaused: counts.paused,
+    ContainersStopped: counts.stopped,
     Images: engine.images.count(),
     Driver: 'overlayfs',
     DriverStatus: [
