@@ -62,3 +62,14 @@ test('docker exec -d runs in the background and exec inspect reports the exit co
   }
   assert.fail('the detached exec never wrote its file');
 });
+
+test('parallel creates without a name all succeed with distinct generated names', async () => {
+  const results = await Promise.all(Array.from({ length: 30 }, () => runCli('docker', ['create', 'busybox', 'true'], daemon)));
+  for (const r of results) assert.equal(r.code, 0, r.stderr);
+  const ids = results.map((r) => r.stdout.trim());
+  const names = await runCli('docker', ['inspect', '--format', '{{.Name}}', ...ids], daemon);
+  const list = names.stdout.trim().split('\n');
+  assert.equal(new Set(list).size, 30);
+  for (const n of list) assert.match(n, /^\/[a-z]+_[a-z]+\d*$/);
+  assert.equal((await runCli('docker', ['rm', ...ids], daemon)).code, 0);
+});

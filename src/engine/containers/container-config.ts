@@ -14,14 +14,21 @@ export function validateName(name: string): string {
   return name.replace(/^\//, '');
 }
 
-const ADJECTIVES = ['brave', 'calm', 'eager', 'fond', 'keen', 'lucid', 'merry', 'nifty', 'proud', 'quiet', 'sharp', 'witty'];
-const NAMES = ['babbage', 'curie', 'darwin', 'euler', 'fermat', 'hopper', 'lovelace', 'noether', 'pascal', 'ritchie', 'turing', 'wing'];
+const ADJECTIVES = [
+  'agile', 'bold', 'brave', 'bright', 'calm', 'clever', 'cool', 'eager', 'fond', 'gentle', 'happy', 'jolly', 'keen', 'kind',
+  'lucid', 'merry', 'nifty', 'noble', 'proud', 'quick', 'quiet', 'sharp', 'steady', 'sunny', 'swift', 'tender', 'vivid', 'witty',
+];
+const NAMES = [
+  'babbage', 'bohr', 'curie', 'darwin', 'dijkstra', 'einstein', 'euler', 'faraday', 'fermat', 'galileo', 'gauss', 'hopper',
+  'hypatia', 'kepler', 'knuth', 'lamport', 'liskov', 'lovelace', 'meitner', 'newton', 'noether', 'pascal', 'ritchie', 'shannon',
+  'thompson', 'turing', 'wing', 'wozniak',
+];
 
-/** Docker-style generated names (adjective_scientist), retried by the caller on collision. */
+/** Docker-style generated names (adjective_scientist); after a few collisions a number is added, as Docker does. */
 export function generateName(attempt: number): string {
-  const pick = <T>(xs: T[]): T => xs[randomBytes(1)[0] % xs.length];
+  const pick = <T>(xs: T[]): T => xs[randomBytes(2).readUInt16BE(0) % xs.length];
   const base = `${pick(ADJECTIVES)}_${pick(NAMES)}`;
-  return attempt > 3 ? `${base}${randomBytes(1)[0] % 10}` : base;
+  return attempt > 3 ? `${base}${randomBytes(2).readUInt16BE(0) % 100}` : base;
 }
 
 function mergeEnv(image: string[] | undefined, user: string[] | null | undefined): string[] {

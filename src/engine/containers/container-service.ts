@@ -232,10 +232,12 @@ export class ContainerService {
       NetworkSettings: { Bridge: '', SandboxID: '', Ports: {}, Networks: {} },
       Berth: { runtime: runtimeName, layers: this.images.layerPaths(image) },
     };
-    await Promise.all([mkdir(d.upper, { recursive: true }), mkdir(d.work, { recursive: true }), mkdir(d.persist, { recursive: true })]);
+    // The name is checked and taken with no await in between, so concurrent creates cannot both get it.
+    this.records.insert({ id, name: finalName, imageId: image.id, createdAt: Date.now(), doc });
     try {
-      this.records.insert({ id, name: finalName, imageId: image.id, createdAt: Date.now(), doc });
+      await Promise.all([mkdir(d.upper, { recursive: true }), mkdir(d.work, { recursive: true }), mkdir(d.persist, { recursive: true })]);
     } catch (err) {
+      this.records.remove(id);
       await rm(d.data, { recursive: true, force: true });
       throw err;
     }
