@@ -1,0 +1,63 @@
+/**
+ * Process-table and memory readings from /proc, for benches that charge memory to a daemon and
+ * to its per-container monitor processes (conmon for berth, containerd-shim for docker).
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { readRssKiB } from './engines.js';
+
+export interface ProcInfo {
+  pid: number;
+  ppid: number;
+  /** The kernel's short name (/proc/<pid>/comm, at most 15 characters). */
+  comm: string;
+}
+
+export async function listProcesses(): Promise<ProcInfo[]> {
+  const out: ProcInfo[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = await readFile(`/proc/${name}/stat`, 'utf8');
+      // comm may contain spaces and parentheses: it is everything between the first '(' and the last ')'.
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      out.push({ pid: Number(name), ppid, comm });
+    } catch {
+      // The process exited while we looked.
+    }
+  }
+  return out;
+}
+
+/** `roots` and every process descending from one of them. */
+export function withDescendants(procs: ProcInfo[], roots: Iterable<number>): Set<number> {
+  const found = new Set(roots);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const p of procs) {
+      if (!found.has(p.pid) && found.has(p.ppid)) {
+        found.add(p.pid);
+        grew = true;
+      }
+    }
+  }
+  return found;
+}
+
+/** Sum of VmRSS over `pids` (processes that vanished count as 0); undefined when none could be read. */
+export async function sumRssKiB(pids: Iterable<number>): Promise<number | undefined> {
+  let total: number | undefined;
+  for (const pid of pids) {
+    const rss = await readRssKiB(pid);
+    if (rss !== undefined) total = (total ?? 0) + rss;
+  }
+  return total;
+}
+
+export async function memAvailableKiB(): Promise<number> {
+  const info = await readFile('/proc/meminfo', 'utf8');
+  const m = info.match(/^MemAvailable:\s+(\d+)\s+kB$/m);
+  if (!m) throw new Error('no MemAvailable in /proc/meminfo');
+  return Number(m[1]);
+}
