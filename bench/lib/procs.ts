@@ -61,3 +61,26 @@ export async function memAvailableKiB(): Promise<number> {
   if (!m) throw new Error('no MemAvailable in /proc/meminfo');
   return Number(m[1]);
 }
+
+/**
+ * Proportional set size (shared pages split among the processes mapping them), from
+ * /proc/<pid>/smaps_rollup: for 50 copies of one monitor binary, RSS counts the shared text 50 times.
+ */
+export async function readPssKiB(pid: number): Promise<number | undefined> {
+  try {
+    const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const m = rollup.match(/^Pss:\s+(\d+)\s+kB$/m);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function sumPssKiB(pids: Iterable<number>): Promise<number | undefined> {
+  let total: number | undefined;
+  for (const pid of pids) {
+    const pss = await readPssKiB(pid);
+    if (pss !== undefined) total = (total ?? 0) + pss;
+  }
+  return total;
+}
