@@ -29,22 +29,6 @@ export async function listProcesses(): Promise<ProcInfo[]> {
   return out;
 }
 
-/** `roots` and every process descending from one of them. */
-export function withDescendants(procs: ProcInfo[], roots: Iterable<number>): Set<number> {
-  const found = new Set(roots);
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const p of procs) {
-      if (!found.has(p.pid) && found.has(p.ppid)) {
-        found.add(p.pid);
-        grew = true;
-      }
-    }
-  }
-  return found;
-}
-
 /** Sum of VmRSS over `pids` (processes that vanished count as 0); undefined when none could be read. */
 export async function sumRssKiB(pids: Iterable<number>): Promise<number | undefined> {
   let total: number | undefined;
