@@ -6,7 +6,7 @@
  */
 import type http from 'node:http';
 import { PassThrough, type Duplex, type Readable } from 'node:stream';
-import { encodeFrame, SYSTEMERR, type StdStream } from './stdcopy.js';
+import { encodeFrame, SYSTEMERR, type StdStream } from '../util/stdcopy.js';
 
 export const RAW_STREAM = 'application/vnd.docker.raw-stream';
 export const MULTIPLEXED_STREAM = 'application/vnd.docker.multiplexed-stream';

@@ -5,50 +5,40 @@
  */
 import type { Readable } from 'node:stream';
 import { BerthError } from '../errors.js';
+import { StdcopyParser as WireParser, encodeFrame as encodeWireFrame, type StdStream as WireStream } from '../util/stdcopy.js';
 
-export const STDCOPY_HEADER_SIZE = 8;
-
+/** The CLI names streams; the wire format (src/util/stdcopy.ts) numbers them. */
 export type StdStream = 'stdin' | 'stdout' | 'stderr' | 'systemerr';
 
-const STREAM_TYPES: readonly StdStream[] = ['stdin', 'stdout', 'stderr', 'systemerr'];
+const STREAM_NAMES: readonly StdStream[] = ['stdin', 'stdout', 'stderr', 'systemerr'];
 
 export interface StdFrame {
   stream: StdStream;
   payload: Buffer;
 }
 
-/** Incremental frame parser: feed arbitrary chunks, get the complete frames. */
+/** The shared frame parser, with stream names and docker's wording for a bad header. */
 export class StdcopyParser {
-  private pending: Buffer = Buffer.alloc(0);
+  private readonly inner = new WireParser();
 
   push(chunk: Buffer): StdFrame[] {
-    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
-    const frames: StdFrame[] = [];
-    while (this.pending.length >= STDCOPY_HEADER_SIZE) {
-      const type = this.pending[0]!;
-      const stream = STREAM_TYPES[type];
-      if (stream === undefined) throw new BerthError('internal', `Unrecognized input header: ${type}`);
-      const size = this.pending.readUInt32BE(4);
-      if (this.pending.length < STDCOPY_HEADER_SIZE + size) break;
-      frames.push({ stream, payload: this.pending.subarray(STDCOPY_HEADER_SIZE, STDCOPY_HEADER_SIZE + size) });
-      this.pending = this.pending.subarray(STDCOPY_HEADER_SIZE + size);
+    try {
+      return this.inner.push(chunk).map((f) => ({ stream: STREAM_NAMES[f.stream]!, payload: f.data }));
+    } catch {
+      const type = chunk[0] ?? 0;
+      throw new BerthError('internal', `Unrecognized input header: ${type}`);
     }
-    return frames;
   }
 
   /** Bytes of an unfinished frame (a stream that ends here was cut short). */
   get buffered(): number {
-    return this.pending.length;
+    return this.inner.pending;
   }
 }
 
 /** One frame's bytes; used by tests and fakes that speak the protocol. */
 export function encodeFrame(stream: StdStream, payload: Buffer | string): Buffer {
-  const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
-  const header = Buffer.alloc(STDCOPY_HEADER_SIZE);
-  header[0] = STREAM_TYPES.indexOf(stream);
-  header.writeUInt32BE(body.length, 4);
-  return Buffer.concat([header, body]);
+  return encodeWireFrame(STREAM_NAMES.indexOf(stream) as WireStream, typeof payload === 'string' ? Buffer.from(payload) : payload);
 }
 
 export interface WriteTarget {

@@ -17,7 +17,7 @@ import { Router } from '../../src/api/router.js';
 import { ApiServer } from '../../src/api/server.js';
 import { createLogger } from '../../src/daemon/log.js';
 import { runCli } from '../support/berthd.js';
-import { StdcopyParser, STDERR, STDOUT, SYSTEMERR, type StdFrame } from '../../src/api/stdcopy.js';
+import { StdcopyParser, STDERR, STDOUT, SYSTEMERR, type StdFrame } from '../../src/util/stdcopy.js';
 
 /** A broken stream would otherwise hang the run; the limit is a safety net, not a measurement. */
 function test(name: string, fn: () => Promise<void>): void {

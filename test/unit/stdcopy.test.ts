@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import {
   encodeFrame, encodeFrameHeader, StdcopyDemuxer, StdcopyMuxer, StdcopyParser, STDERR, STDOUT, SYSTEMERR, type StdFrame,
-} from '../../src/api/stdcopy.js';
+} from '../../src/util/stdcopy.js';
 
 async function demux(chunks: Buffer[]): Promise<StdFrame[]> {
   const frames: StdFrame[] = [];

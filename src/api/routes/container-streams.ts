@@ -8,7 +8,7 @@ import { readLogBatches } from '../../runtime/container-log.js';
 import type { RequestContext } from '../context.js';
 import { attachContentType } from '../hijack.js';
 import type { Router } from '../router.js';
-import { STDERR, STDOUT, encodeFrameHeader } from '../stdcopy.js';
+import { STDERR, STDOUT, encodeFrameHeader } from '../../util/stdcopy.js';
 
 /** conmon writes "+00:00"; Docker's timestamps end in "Z". */
 function dockerTime(t: string): string {
