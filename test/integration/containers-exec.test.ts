@@ -73,3 +73,26 @@ test('parallel creates without a name all succeed with distinct generated names'
   for (const n of list) assert.match(n, /^\/[a-z]+_[a-z]+\d*$/);
   assert.equal((await runCli('docker', ['rm', ...ids], daemon)).code, 0);
 });
+
+test('pause and unpause freeze the container; top lists its processes; prune removes stopped containers', async () => {
+  assert.equal((await runCli('docker', ['pause', 'ex'], daemon)).code, 0);
+  const paused = await runCli('docker', ['inspect', '--format', '{{.State.Status}} {{.State.Paused}}', 'ex'], daemon);
+  assert.equal(paused.stdout.trim(), 'paused true');
+  const again = await runCli('docker', ['pause', 'ex'], daemon);
+  assert.notEqual(again.code, 0);
+  assert.match(again.stderr, /already paused/);
+  assert.equal((await runCli('docker', ['unpause', 'ex'], daemon)).code, 0);
+  assert.equal((await runCli('docker', ['inspect', '--format', '{{.State.Status}}', 'ex'], daemon)).stdout.trim(), 'running');
+
+  const top = await runCli('docker', ['top', 'ex'], daemon);
+  assert.equal(top.code, 0, top.stderr);
+  assert.match(top.stdout, /PID/);
+  assert.match(top.stdout, /sleep 300/);
+
+  assert.equal((await runCli('docker', ['run', '--name', 'done1', 'busybox', 'true'], daemon)).code, 0);
+  const pruned = await runCli('docker', ['container', 'prune', '-f'], daemon);
+  assert.equal(pruned.code, 0, pruned.stderr);
+  assert.match(pruned.stdout, /Deleted Containers:/);
+  const left = await runCli('docker', ['ps', '-a', '--format', '{{.Names}}'], daemon);
+  assert.deepEqual(left.stdout.trim().split('\n'), ['ex']);
+});

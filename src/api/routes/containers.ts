@@ -49,6 +49,20 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
     ctx.sendStatus(204);
   });
 
+  router.post('/containers/{id}/pause', async (ctx) => {
+    await containers.pause(ctx.params.id);
+    ctx.sendStatus(204);
+  });
+
+  router.post('/containers/{id}/unpause', async (ctx) => {
+    await containers.unpause(ctx.params.id);
+    ctx.sendStatus(204);
+  });
+
+  router.post('/containers/prune', async (ctx) => ctx.sendJson(200, await containers.prune(ctx.filters())));
+
+  router.get('/containers/{id}/top', async (ctx) => ctx.sendJson(200, await containers.top(ctx.params.id, ctx.query.get('ps_args') || '-ef')));
+
   router.delete('/containers/{id}', async (ctx) => {
     await containers.remove(ctx.params.id, { force: ctx.bool('force'), volumes: ctx.bool('v') });
     ctx.sendStatus(204);

@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
-import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { copyFile, mkdir, readFile as readFileAsync, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { BerthError, conflict, invalidArgument, notFound } from '../../errors.js';
 import type { ContainerRecords, ContainerRow } from '../../store/container-records.js';
@@ -13,6 +15,7 @@ import { OciRuntime } from '../../runtime/oci-runtime.js';
 import { generateSpec, specToJson, DEFAULT_SHM_SIZE, type ContainerSpecInput, type SpecMount } from '../../runtime/oci-spec.js';
 import { resolveUser } from '../../runtime/user.js';
 import type { EventBus } from '../events/event-bus.js';
+import { parseTimestamp } from '../images/filters.js';
 import type { ImageService } from '../images/image-service.js';
 import { commandOf, generateName, mergeConfig, newContainerId, normalizeHostConfig, parseBind, validateName } from './container-config.js';
 import type { ExecTarget } from './exec-service.js';
@@ -20,6 +23,8 @@ import type { ContainerDoc, ContainerState, CreateRequest } from './types.js';
 import { summaryOf, type ContainerSummary } from './views.js';
 
 type Row = ContainerRow<ContainerDoc>;
+
+const execFileAsync = promisify(execFile);
 
 export interface ContainerServiceOptions {
   dataRoot: string;
@@ -532,6 +537,8 @@ export class ContainerService {
     const timeout = opts.timeout ?? row.doc.Config.StopTimeout ?? 10;
     const exited = this.exitOf(row.id, Math.max(0, timeout) * 1000);
     await rt.kill(row.id, sig);
+    // A frozen process cannot act on the signal: thaw it, as Docker does.
+    if (row.doc.State.Paused) await rt.resume(row.id).catch(() => undefined);
     if (!(await exited)) {
       const killed = this.exitOf(row.id, 10_000);
       await rt.kill(row.id, 'KILL');
@@ -557,6 +564,7 @@ export class ContainerService {
       }
       const exited = this.exitOf(row.id, 10_000);
       await this.runtime(row.doc.Berth.runtime).kill(row.id, 'KILL');
+      if (row.doc.State.Paused) await this.runtime(row.doc.Berth.runtime).resume(row.id).catch(() => undefined);
       await exited;
     }
     await this.locked(row.id, async () => {
@@ -568,6 +576,73 @@ export class ContainerService {
     });
     this.events.publish('container', 'destroy', row.id, { image: row.doc.Config.Image, name: row.name });
     this.waits.emit(`removed:${row.id}`, row.doc.State.ExitCode);
+  }
+
+  async pause(ref: string): Promise<void> {
+    const row = this.resolve(ref);
+    await this.locked(row.id, async () => {
+      const cur = this.records.get(row.id)!;
+      if (!cur.doc.State.Running) throw conflict(`Container ${row.id} is not running`);
+      if (cur.doc.State.Paused) throw conflict(`Container ${row.id} is already paused`);
+      await this.runtime(cur.doc.Berth.runtime).pause(row.id);
+      cur.doc.State = { ...cur.doc.State, Paused: true, Status: 'paused' };
+      this.save(cur);
+    });
+    this.events.publish('container', 'pause', row.id, { image: row.doc.Config.Image, name: row.name });
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const row = this.resolve(ref);
+    await this.locked(row.id, async () => {
+      const cur = this.records.get(row.id)!;
+      if (!cur.doc.State.Paused) throw conflict(`Container ${row.id} is not paused`);
+      await this.runtime(cur.doc.Berth.runtime).resume(row.id);
+      cur.doc.State = { ...cur.doc.State, Paused: false, Status: 'running' };
+      this.save(cur);
+    });
+    this.events.publish('container', 'unpause', row.id, { image: row.doc.Config.Image, name: row.name });
+  }
+
+  /** POST /containers/prune: every container that is not running, as Docker does. */
+  async prune(filters: Map<string, string[]> = new Map()): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
+    for (const k of filters.keys()) if (!['until', 'label', 'label!'].includes(k)) throw invalidArgument(`invalid filter '${k}'`);
+    const deleted: string[] = [];
+    for (const row of this.records.list()) {
+      if (row.doc.State.Running) continue;
+      const labels = row.doc.Config.Labels ?? {};
+      const has = (l: string): boolean => {
+        const [k, v] = l.split('=', 2);
+        return v === undefined ? k in labels : labels[k] === v;
+      };
+      if (!(filters.get('label') ?? []).every(has)) continue;
+      if ((filters.get('label!') ?? []).some(has)) continue;
+      const until = filters.get('until')?.[0];
+      if (until && row.createdAt >= parseTimestamp(until)) continue;
+      await this.remove(row.id);
+      deleted.push(row.id);
+    }
+    this.events.publish('container', 'prune', '', { reclaimed: '0' });
+    return { ContainersDeleted: deleted, SpaceReclaimed: 0 };
+  }
+
+  /** The container's processes, for `docker top`: host `ps` filtered to the container's cgroup. */
+  async top(ref: string, psArgs = '-ef'): Promise<{ Titles: string[]; Processes: string[][] }> {
+    const row = this.resolve(ref);
+    if (!row.doc.State.Running) throw conflict(`Container ${row.id} is not running`);
+    const pids = await containerPids(row.id, this.cgroupVersion());
+    const { stdout } = await execFileAsync('ps', psArgs.split(/\s+/).filter(Boolean));
+    const lines = stdout.trimEnd().split('\n');
+    const titles = lines[0].trim().split(/\s+/);
+    const pidCol = titles.indexOf('PID');
+    if (pidCol < 0) throw invalidArgument(`Couldn't find PID field in ps output`);
+    const processes: string[][] = [];
+    for (const line of lines.slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (!pids.has(Number(fields[pidCol]))) continue;
+      // The last column (the command) may contain spaces: keep it whole.
+      processes.push([...fields.slice(0, titles.length - 1), fields.slice(titles.length - 1).join(' ')]);
+    }
+    return { Titles: titles, Processes: processes };
   }
 
   async rename(ref: string, newName: string): Promise<void> {
@@ -667,6 +742,12 @@ export class ContainerService {
     const paused = rows.filter((r) => r.doc.State.Paused).length;
     return { total: rows.length, running, paused, stopped: rows.length - running - paused };
   }
+}
+
+async function containerPids(id: string, version: 1 | 2): Promise<Set<number>> {
+  const file = version === 2 ? `/sys/fs/cgroup/berth/${id}/cgroup.procs` : `/sys/fs/cgroup/pids/berth/${id}/cgroup.procs`;
+  const text = await readFileAsync(file, 'utf8').catch(() => '');
+  return new Set(text.split('\n').filter(Boolean).map(Number));
 }
 
 function conmonAlive(pid: number): boolean {
