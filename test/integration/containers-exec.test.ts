@@ -96,3 +96,30 @@ test('pause and unpause freeze the container; top lists its processes; prune rem
   const left = await runCli('docker', ['ps', '-a', '--format', '{{.Names}}'], daemon);
   assert.deepEqual(left.stdout.trim().split('\n'), ['ex']);
 });
+
+test('restart policies: on-failure retries up to its limit; always restarts until stopped', async () => {
+  const inspect = async (name: string, fmt: string): Promise<string> =>
+    (await runCli('docker', ['inspect', '--format', fmt, name], daemon)).stdout.trim();
+  assert.equal((await runCli('docker', ['run', '-d', '--name', 'flaky', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'exit 3'], daemon)).code, 0);
+  let state = '';
+  for (let i = 0; i < 60; i++) {
+    state = await inspect('flaky', '{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}}');
+    if (state === '2 exited 3') break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(state, '2 exited 3');
+
+  assert.equal((await runCli('docker', ['run', '-d', '--name', 'loop', '--restart', 'always', 'busybox', 'sh', '-c', 'sleep 0.2'], daemon)).code, 0);
+  let count = 0;
+  for (let i = 0; i < 60 && count < 2; i++) {
+    count = Number(await inspect('loop', '{{.RestartCount}}'));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(count >= 2, `restarted ${count} times`);
+  assert.equal((await runCli('docker', ['stop', '-t', '1', 'loop'], daemon)).code, 0);
+  const stoppedAt = Number(await inspect('loop', '{{.RestartCount}}'));
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(Number(await inspect('loop', '{{.RestartCount}}')), stoppedAt);
+  assert.notEqual(await inspect('loop', '{{.State.Status}}'), 'running');
+  await runCli('docker', ['rm', '-f', 'flaky', 'loop'], daemon);
+});

@@ -402,6 +402,7 @@ export class ContainerService {
       this.beforeRun.delete(id);
       await Promise.all(hooks.map((h) => h(created.attachPath).catch((e: Error) => this.opts.log('warn', `attach to ${id}: ${e.message}`))));
       row.doc.Berth.conmonPid = created.conmonPid;
+      row.doc.Berth.manualStop = false;
       await rt.start(id);
       row.doc.State = {
         ...freshState(),
@@ -474,6 +475,44 @@ export class ContainerService {
     });
     const row = this.records.get(id);
     if (row?.doc.HostConfig.AutoRemove) await this.remove(id, { force: true }).catch(() => undefined);
+    else if (row && this.shouldRestart(row, code)) this.scheduleRestart(row);
+  }
+
+  private readonly pendingRestarts = new Map<string, NodeJS.Timeout>();
+
+  /** Docker's restart policies: a manual stop ends "always"/"unless-stopped" until the next start. */
+  private shouldRestart(row: Row, code: number): boolean {
+    if (row.doc.Berth.manualStop) return false;
+    const policy = row.doc.HostConfig.RestartPolicy ?? { Name: 'no', MaximumRetryCount: 0 };
+    switch (policy.Name) {
+      case 'always':
+      case 'unless-stopped':
+        return true;
+      case 'on-failure':
+        return code !== 0 && (policy.MaximumRetryCount <= 0 || row.doc.RestartCount < policy.MaximumRetryCount);
+      default:
+        return false;
+    }
+  }
+
+  /** Back-off as Docker's: 100 ms doubling up to a minute, back to 100 ms after 10 s of running. */
+  private scheduleRestart(row: Row): void {
+    const ranMs = Date.parse(row.doc.State.FinishedAt) - Date.parse(row.doc.State.StartedAt);
+    const previous = row.doc.Berth.restartDelayMs ?? 0;
+    const delay = ranMs >= 10_000 || previous === 0 ? 100 : Math.min(previous * 2, 60_000);
+    row.doc.Berth.restartDelayMs = delay;
+    row.doc.State = { ...row.doc.State, Restarting: true, Status: 'restarting' };
+    this.save(row);
+    const timer = setTimeout(() => {
+      this.pendingRestarts.delete(row.id);
+      const cur = this.records.get(row.id);
+      if (!cur || cur.doc.Berth.manualStop) return;
+      cur.doc.RestartCount += 1;
+      this.save(cur);
+      this.start(row.id).catch((e: Error) => this.opts.log('warn', `restarting ${row.id}: ${e.message}`));
+    }, delay);
+    timer.unref();
+    this.pendingRestarts.set(row.id, timer);
   }
 
   /** POST /containers/{id}/wait: resolves with the exit code once the condition holds. */
@@ -531,10 +570,21 @@ export class ContainerService {
   /** Docker's stop: the stop signal, then SIGKILL after the timeout. Not running: 304. */
   async stop(ref: string, opts: { timeout?: number; signal?: string } = {}): Promise<void> {
     const row = this.resolve(ref);
+    if (!row.doc.State.Running && row.doc.State.Restarting) {
+      // Stopping a container between restarts cancels the restart.
+      clearTimeout(this.pendingRestarts.get(row.id));
+      this.pendingRestarts.delete(row.id);
+      row.doc.Berth.manualStop = true;
+      row.doc.State = { ...row.doc.State, Restarting: false, Status: 'exited' };
+      this.save(row);
+      return;
+    }
     if (!row.doc.State.Running) throw new BerthError('not_modified', 'container already stopped');
     const rt = this.runtime(row.doc.Berth.runtime);
     const sig = (opts.signal || row.doc.Config.StopSignal || 'SIGTERM').replace(/^SIG/i, '').toUpperCase();
     const timeout = opts.timeout ?? row.doc.Config.StopTimeout ?? 10;
+    row.doc.Berth.manualStop = true;
+    this.save(row);
     const exited = this.exitOf(row.id, Math.max(0, timeout) * 1000);
     await rt.kill(row.id, sig);
     // A frozen process cannot act on the signal: thaw it, as Docker does.
@@ -556,6 +606,8 @@ export class ContainerService {
 
   async remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const row = this.resolve(ref);
+    clearTimeout(this.pendingRestarts.get(row.id));
+    this.pendingRestarts.delete(row.id);
     if (row.doc.State.Running) {
       if (!opts.force) {
         throw conflict(
@@ -711,7 +763,14 @@ export class ContainerService {
    */
   async recover(): Promise<void> {
     for (const row of this.records.list()) {
-      if (!row.doc.State.Running) continue;
+      if (!row.doc.State.Running) {
+        const policy = row.doc.HostConfig.RestartPolicy?.Name;
+        const wanted = policy === 'always' || (policy === 'unless-stopped' && !row.doc.Berth.manualStop) || row.doc.State.Restarting;
+        if (wanted && !row.doc.HostConfig.AutoRemove) {
+          await this.start(row.id).catch((e: Error) => this.opts.log('warn', `starting ${row.id} (restart policy ${policy}): ${e.message}`));
+        }
+        continue;
+      }
       const d = this.dirs(row.id);
       const code = await readExitCode(d.exits, row.id);
       if (code !== undefined) {

@@ -110,7 +110,7 @@ export interface ContainerDoc {
   Config: ContainerConfig;
   NetworkSettings: Record<string, unknown>;
   /** berth's own bookkeeping, not shown by inspect. */
-  Berth: { runtime: string; conmonPid?: number; layers: string[] };
+  Berth: { runtime: string; conmonPid?: number; layers: string[]; manualStop?: boolean; restartDelayMs?: number };
 }
 
 /** What POST /containers/create receives. */
