@@ -123,3 +123,14 @@ test('restart policies: on-failure retries up to its limit; always restarts unti
   assert.notEqual(await inspect('loop', '{{.State.Status}}'), 'running');
   await runCli('docker', ['rm', '-f', 'flaky', 'loop'], daemon);
 });
+
+test('docker stats --no-stream reads the container cgroup: memory limit and pids', async () => {
+  assert.equal((await runCli('docker', ['run', '-d', '--name', 'st', '-m', '64m', 'busybox', 'sleep', '300'], daemon)).code, 0);
+  const r = await runCli('docker', ['stats', '--no-stream', '--format', '{{.Name}}|{{.MemUsage}}|{{.PIDs}}', 'st'], daemon);
+  assert.equal(r.code, 0, r.stderr);
+  const [name, mem, pids] = r.stdout.trim().split('|');
+  assert.equal(name, 'st');
+  assert.match(mem, /\/ 64MiB$/);
+  assert.equal(pids, '1');
+  await runCli('docker', ['rm', '-f', 'st'], daemon);
+});

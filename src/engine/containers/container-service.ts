@@ -19,6 +19,7 @@ import { parseTimestamp } from '../images/filters.js';
 import type { ImageService } from '../images/image-service.js';
 import { commandOf, generateName, mergeConfig, newContainerId, normalizeHostConfig, parseBind, validateName } from './container-config.js';
 import type { ExecTarget } from './exec-service.js';
+import { sampleStats, type StatsSample } from './stats.js';
 import type { ContainerDoc, ContainerState, CreateRequest } from './types.js';
 import { summaryOf, type ContainerSummary } from './views.js';
 
@@ -695,6 +696,13 @@ export class ContainerService {
       processes.push([...fields.slice(0, titles.length - 1), fields.slice(titles.length - 1).join(' ')]);
     }
     return { Titles: titles, Processes: processes };
+  }
+
+  /** A stats reading (zeros for a container that is not running, as Docker reports). */
+  async stats(ref: string): Promise<{ id: string; name: string; running: boolean; sample?: StatsSample }> {
+    const row = this.resolve(ref);
+    if (!row.doc.State.Running) return { id: row.id, name: row.doc.Name, running: false };
+    return { id: row.id, name: row.doc.Name, running: true, sample: await sampleStats(row.id, this.cgroupVersion()) };
   }
 
   async rename(ref: string, newName: string): Promise<void> {
