@@ -134,3 +134,20 @@ test('docker stats --no-stream reads the container cgroup: memory limit and pids
   assert.equal(pids, '1');
   await runCli('docker', ['rm', '-f', 'st'], daemon);
 });
+
+test('docker diff lists what the container changed; docker export streams its filesystem', async () => {
+  const run = await runCli('docker', ['run', '--name', 'df', 'busybox', 'sh', '-c', 'touch /tmp/new; mkdir -p /data/x; rm /bin/vi; echo hi >> /etc/passwd'], daemon);
+  assert.equal(run.code, 0, run.stderr);
+  const diff = await runCli('docker', ['diff', 'df'], daemon);
+  assert.equal(diff.code, 0, diff.stderr);
+  assert.deepEqual(diff.stdout.trim().split('\n'), [
+    'C /bin', 'D /bin/vi', 'A /data', 'A /data/x', 'C /etc', 'C /etc/passwd', 'C /tmp', 'A /tmp/new',
+  ]);
+  const exported = spawnSync('docker', ['export', 'df'], { env: daemon.env, maxBuffer: 64 << 20 });
+  assert.equal(exported.status, 0);
+  const names = spawnSync('tar', ['-t'], { input: exported.stdout, maxBuffer: 64 << 20 }).stdout.toString().split('\n');
+  assert.ok(names.includes('tmp/new'));
+  assert.ok(names.includes('bin/busybox'));
+  assert.ok(!names.includes('bin/vi'));
+  await runCli('docker', ['rm', 'df'], daemon);
+});

@@ -99,6 +99,16 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
     ctx.res.end();
   });
 
+  router.get('/containers/{id}/changes', async (ctx) => ctx.sendJson(200, await containers.changes(ctx.params.id)));
+
+  router.get('/containers/{id}/export', async (ctx) => {
+    const tar = await containers.export(ctx.params.id);
+    ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
+    tar.on('error', (e) => ctx.res.destroy(e));
+    ctx.res.once('close', () => tar.destroy());
+    tar.pipe(ctx.res);
+  });
+
   router.delete('/containers/{id}', async (ctx) => {
     await containers.remove(ctx.params.id, { force: ctx.bool('force'), volumes: ctx.bool('v') });
     ctx.sendStatus(204);

@@ -2,7 +2,9 @@ import { EventEmitter } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { copyFile, mkdir, readFile as readFileAsync, rm, writeFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
+import { createLayerTar } from '../../store/layer-tar.js';
 import path from 'node:path';
 import { BerthError, conflict, invalidArgument, notFound } from '../../errors.js';
 import type { ContainerRecords, ContainerRow } from '../../store/container-records.js';
@@ -20,6 +22,7 @@ import type { ImageService } from '../images/image-service.js';
 import { commandOf, generateName, mergeConfig, newContainerId, normalizeHostConfig, parseBind, validateName } from './container-config.js';
 import type { ExecTarget } from './exec-service.js';
 import { sampleStats, type StatsSample } from './stats.js';
+import { containerChanges, type Change } from './changes.js';
 import type { ContainerDoc, ContainerState, CreateRequest } from './types.js';
 import { summaryOf, type ContainerSummary } from './views.js';
 
@@ -696,6 +699,32 @@ export class ContainerService {
       processes.push([...fields.slice(0, titles.length - 1), fields.slice(titles.length - 1).join(' ')]);
     }
     return { Titles: titles, Processes: processes };
+  }
+
+  async changes(ref: string): Promise<Change[]> {
+    const row = this.resolve(ref);
+    return containerChanges(this.dirs(row.id).upper, row.doc.Berth.layers);
+  }
+
+  /**
+   * The container's filesystem as a tar (docker export). A stopped container's layers are mounted read-only for the
+   * time of the export.
+   */
+  async export(ref: string): Promise<Readable> {
+    const row = this.resolve(ref);
+    const d = this.dirs(row.id);
+    if (row.doc.State.Running) return createLayerTar(d.rootfs);
+    const target = path.join(this.opts.execRoot, 'export', `${row.id}-${Date.now()}`);
+    await mkdir(target, { recursive: true });
+    await mountOverlay({ lowerDirs: [d.upper, ...row.doc.Berth.layers], target });
+    const tar = createLayerTar(target);
+    const cleanup = (): void => {
+      void unmount(target).then(() => rm(target, { recursive: true, force: true }));
+    };
+    tar.once('end', cleanup);
+    tar.once('error', cleanup);
+    tar.once('close', cleanup);
+    return tar;
   }
 
   /** A stats reading (zeros for a container that is not running, as Docker reports). */
