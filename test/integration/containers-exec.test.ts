@@ -151,3 +151,17 @@ test('docker diff lists what the container changed; docker export streams its fi
   assert.ok(!names.includes('bin/vi'));
   await runCli('docker', ['rm', 'df'], daemon);
 });
+
+test('docker update changes the limits of a running container live', async () => {
+  assert.equal((await runCli('docker', ['run', '-d', '--name', 'up', '-m', '64m', 'busybox', 'sleep', '300'], daemon)).code, 0);
+  const updated = await runCli('docker', ['update', '--memory', '96m', '--memory-swap', '192m', '--pids-limit', '40', 'up'], daemon);
+  assert.equal(updated.code, 0, updated.stderr);
+  const inspect = await runCli('docker', ['inspect', '--format', '{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}', 'up'], daemon);
+  assert.equal(inspect.stdout.trim(), `${96 * 1024 * 1024} 40`);
+  const v2 = (await runCli('docker', ['exec', 'up', 'test', '-f', '/sys/fs/cgroup/cgroup.controllers'], daemon)).code === 0;
+  const memFile = v2 ? '/sys/fs/cgroup/memory.max' : '/sys/fs/cgroup/memory/memory.limit_in_bytes';
+  const pidsFile = v2 ? '/sys/fs/cgroup/pids.max' : '/sys/fs/cgroup/pids/pids.max';
+  assert.equal((await runCli('docker', ['exec', 'up', 'cat', memFile], daemon)).stdout.trim(), String(96 * 1024 * 1024));
+  assert.equal((await runCli('docker', ['exec', 'up', 'cat', pidsFile], daemon)).stdout.trim(), '40');
+  await runCli('docker', ['rm', '-f', 'up'], daemon);
+});

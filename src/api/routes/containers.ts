@@ -1,6 +1,6 @@
 /** Container endpoints: decode, call the ContainerService, encode. */
 import type { Engine } from '../../engine/engine.js';
-import type { CreateRequest } from '../../engine/containers/types.js';
+import type { CreateRequest, HostConfig } from '../../engine/containers/types.js';
 import { invalidArgument } from '../../errors.js';
 import type { Router } from '../router.js';
 
@@ -108,6 +108,8 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
     ctx.res.once('close', () => tar.destroy());
     tar.pipe(ctx.res);
   });
+
+  router.post('/containers/{id}/update', async (ctx) => ctx.sendJson(200, await containers.update(ctx.params.id, await ctx.json<Partial<HostConfig>>())));
 
   router.delete('/containers/{id}', async (ctx) => {
     await containers.remove(ctx.params.id, { force: ctx.bool('force'), volumes: ctx.bool('v') });

@@ -14,7 +14,7 @@ import { readExitCode, waitForExit } from '../../runtime/exit-watch.js';
 import { cgroupVersion } from '../../runtime/host-limits.js';
 import { isMounted, mountOverlay, unmount } from '../../runtime/mounts.js';
 import { OciRuntime } from '../../runtime/oci-runtime.js';
-import { generateSpec, specToJson, DEFAULT_SHM_SIZE, type ContainerSpecInput, type SpecMount } from '../../runtime/oci-spec.js';
+import { generateSpec, resourcesFor, specToJson, validateResources, DEFAULT_SHM_SIZE, type ContainerResources, type ContainerSpecInput, type SpecMount } from '../../runtime/oci-spec.js';
 import { resolveUser } from '../../runtime/user.js';
 import type { EventBus } from '../events/event-bus.js';
 import { parseTimestamp } from '../images/filters.js';
@@ -23,7 +23,7 @@ import { commandOf, generateName, mergeConfig, newContainerId, normalizeHostConf
 import type { ExecTarget } from './exec-service.js';
 import { sampleStats, type StatsSample } from './stats.js';
 import { containerChanges, type Change } from './changes.js';
-import type { ContainerDoc, ContainerState, CreateRequest } from './types.js';
+import type { ContainerDoc, ContainerState, CreateRequest, HostConfig } from './types.js';
 import { summaryOf, type ContainerSummary } from './views.js';
 
 type Row = ContainerRow<ContainerDoc>;
@@ -327,20 +327,7 @@ export class ContainerService {
         uts: hc.UTSMode === 'host' ? 'host' : 'private',
         cgroup: hc.CgroupnsMode === 'host' ? 'host' : 'private',
       },
-      resources: {
-        memory: hc.Memory || undefined,
-        memorySwap: hc.MemorySwap || undefined,
-        memoryReservation: hc.MemoryReservation || undefined,
-        cpuShares: hc.CpuShares || undefined,
-        cpuQuota: hc.CpuQuota || undefined,
-        cpuPeriod: hc.CpuPeriod || undefined,
-        nanoCpus: hc.NanoCpus || undefined,
-        cpusetCpus: hc.CpusetCpus || undefined,
-        cpusetMems: hc.CpusetMems || undefined,
-        pidsLimit: hc.PidsLimit && hc.PidsLimit > 0 ? hc.PidsLimit : undefined,
-        blkioWeight: hc.BlkioWeight || undefined,
-        oomKillDisable: hc.OomKillDisable ?? undefined,
-      },
+      resources: resourcesOf(hc),
       cgroupsPath: `/berth/${row.id}`,
       devices: (hc.Devices ?? []).map((dv) => ({ pathOnHost: dv.PathOnHost, pathInContainer: dv.PathInContainer || dv.PathOnHost, permissions: dv.CgroupPermissions || 'rwm' })),
       sysctls: hc.Sysctls ?? {},
@@ -734,6 +721,27 @@ export class ContainerService {
     return { id: row.id, name: row.doc.Name, running: true, sample: await sampleStats(row.id, this.cgroupVersion()) };
   }
 
+  /** docker update: new limits apply to a running container at once and to every later start. */
+  async update(ref: string, changes: Partial<HostConfig>): Promise<{ Warnings: string[] }> {
+    const row = this.resolve(ref);
+    const allowed = ['Memory', 'MemorySwap', 'MemoryReservation', 'CpuShares', 'CpuQuota', 'CpuPeriod', 'NanoCpus', 'CpusetCpus', 'CpusetMems', 'PidsLimit', 'BlkioWeight', 'RestartPolicy'] as const;
+    const next: HostConfig = { ...row.doc.HostConfig };
+    for (const k of allowed) if (changes[k] !== undefined && changes[k] !== null && !(typeof changes[k] === 'number' && changes[k] === 0 && k !== 'PidsLimit')) (next as Record<string, unknown>)[k] = changes[k];
+    if (changes.RestartPolicy?.Name && row.doc.HostConfig.AutoRemove && changes.RestartPolicy.Name !== 'no') {
+      throw invalidArgument('Restart policy cannot be updated because AutoRemove is enabled for the container');
+    }
+    const resources = resourcesOf(next);
+    validateResources(resources);
+    await this.locked(row.id, async () => {
+      const cur = this.records.get(row.id)!;
+      if (cur.doc.State.Running) await this.runtime(cur.doc.Berth.runtime).update(row.id, resourcesFor(resources, this.cgroupVersion()));
+      cur.doc.HostConfig = next;
+      this.save(cur);
+    });
+    this.events.publish('container', 'update', row.id, { name: row.name });
+    return { Warnings: [] };
+  }
+
   async rename(ref: string, newName: string): Promise<void> {
     const row = this.resolve(ref);
     const name = validateName(newName);
@@ -844,6 +852,24 @@ async function containerPids(id: string, version: 1 | 2): Promise<Set<number>> {
   const file = version === 2 ? `/sys/fs/cgroup/berth/${id}/cgroup.procs` : `/sys/fs/cgroup/pids/berth/${id}/cgroup.procs`;
   const text = await readFileAsync(file, 'utf8').catch(() => '');
   return new Set(text.split('\n').filter(Boolean).map(Number));
+}
+
+/** The cgroup limits a HostConfig asks for, in the spec generator's terms. */
+function resourcesOf(hc: HostConfig): ContainerResources {
+  return {
+    memory: hc.Memory || undefined,
+    memorySwap: hc.MemorySwap || undefined,
+    memoryReservation: hc.MemoryReservation || undefined,
+    cpuShares: hc.CpuShares || undefined,
+    cpuQuota: hc.CpuQuota || undefined,
+    cpuPeriod: hc.CpuPeriod || undefined,
+    nanoCpus: hc.NanoCpus || undefined,
+    cpusetCpus: hc.CpusetCpus || undefined,
+    cpusetMems: hc.CpusetMems || undefined,
+    pidsLimit: hc.PidsLimit && hc.PidsLimit > 0 ? hc.PidsLimit : undefined,
+    blkioWeight: hc.BlkioWeight || undefined,
+    oomKillDisable: hc.OomKillDisable ?? undefined,
+  };
 }
 
 function conmonAlive(pid: number): boolean {
