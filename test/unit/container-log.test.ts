@@ -203,7 +203,14 @@ describe('readLog', () => {
     const ac = new AbortController();
     const iter = readLog(p, { stdout: true, stderr: true, follow: true, tail: 0, signal: ac.signal })[Symbol.asyncIterator]();
     const nextP = iter.next();
-    await appendFile(p, rec(2, 'stdout', 'F', 'new'));
+    // The reader finds the end of the file asynchronously: lines appended before it got there are "old" too, so
+    // keep appending until one arrives.
+    let settled = false;
+    void nextP.finally(() => (settled = true));
+    for (let i = 0; !settled && i < 100; i++) {
+      await appendFile(p, rec(2, 'stdout', 'F', 'new'));
+      await new Promise((r) => setTimeout(r, 50));
+    }
     assert.equal(((await nextP).value as LogEntry).data.toString(), 'new\n');
     ac.abort();
     assert.equal((await iter.next()).done, true);
