@@ -457,7 +457,7 @@ export function generateSpec(input: ContainerSpecInput, host: HostFacts = readHo
 
 /** config.json text; RLIM_INFINITY is written as the exact 2^64-1 that JSON.stringify cannot produce. */
 export function specToJson(spec: Spec): string {
-  return JSON.stringify(spec, (key, value: unknown) => (value === RLIM_INFINITY ? '__RLIM_INFINITY__' : value), 2).replaceAll(
+  return JSON.stringify(spec, (_key, value: unknown) => (value === RLIM_INFINITY ? '__RLIM_INFINITY__' : value), 2).replaceAll(
     '"__RLIM_INFINITY__"',
     '18446744073709551615',
   );

@@ -832,9 +832,6 @@ export class ContainerService {
     }
   }
 
-  summary(ref: string): ContainerSummary {
-    return summaryOf(this.resolve(ref));
-  }
 
   cgroupVersion(): 1 | 2 {
     return cgroupVersion();

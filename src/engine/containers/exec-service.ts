@@ -51,7 +51,12 @@ export class ExecService {
     private readonly execRoot: string,
     private readonly events: EventBus,
     private readonly target: (ref: string) => ExecTarget,
-  ) {}
+  ) {
+    // Sessions end with their container.
+    events.subscribe((ev) => {
+      if (ev.Type === 'container' && ev.Action === 'destroy') this.forget(ev.Actor.ID);
+    });
+  }
 
   create(containerRef: string, config: ExecConfig): string {
     const t = this.target(containerRef);
@@ -162,12 +167,7 @@ export class ExecService {
     };
   }
 
-  /** Sessions of a container end with it. */
-  forget(containerId: string): void {
-    for (const [id, e] of this.execs) if (e.containerId === containerId && !e.running) this.execs.delete(id);
-  }
-
-  idsOf(containerId: string): string[] {
-    return [...this.execs.values()].filter((e) => e.containerId === containerId).map((e) => e.id);
+  private forget(containerId: string): void {
+    for (const [id, e] of this.execs) if (e.containerId === containerId) this.execs.delete(id);
   }
 }
