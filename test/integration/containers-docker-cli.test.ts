@@ -189,6 +189,11 @@ test('mounts: -v bind (rw and :ro), --read-only, --tmpfs', async () => {
   await writeFile(join(hostDir, 'in.txt'), 'from-host\n');
   assert.equal(await dockerOk(['run', '--rm', '-v', `${hostDir}:/data:ro`, 'busybox', 'cat', '/data/in.txt']), 'from-host\n');
 
+  const created = (await dockerOk(['create', '-v', `${hostDir}:/data:ro`, 'busybox', 'true'])).trim();
+  const mounts = JSON.parse(await dockerOk(['inspect', '--format', '{{json .Mounts}}', created])) as Array<Record<string, unknown>>;
+  assert.deepEqual(mounts, [{ Type: 'bind', Source: hostDir, Destination: '/data', Mode: 'ro', RW: false, Propagation: 'rprivate' }]);
+  await dockerOk(['rm', created]);
+
   const roBind = await docker(['run', '--rm', '-v', `${hostDir}:/data:ro`, 'busybox', 'touch', '/data/nope']);
   assert.equal(roBind.code, 1);
   assert.match(roBind.stderr, /Read-only file system/);

@@ -236,7 +236,11 @@ export class ContainerService {
       ExecIDs: null,
       HostConfig: hostConfig,
       GraphDriver: { Name: 'overlay2', Data: { UpperDir: d.upper, WorkDir: d.work, MergedDir: d.rootfs } },
-      Mounts: [],
+      Mounts: (hostConfig.Binds ?? []).map((b) => {
+        const p = parseBind(b);
+        const rw = !p.options.includes('ro');
+        return { Type: 'bind', Source: p.source, Destination: p.destination, Mode: rw ? '' : 'ro', RW: rw, Propagation: p.options.find((o) => /private|shared|slave/.test(o)) ?? 'rprivate' };
+      }),
       Config: { ...config, Hostname: config.Hostname || id.slice(0, 12) },
       NetworkSettings: { Bridge: '', SandboxID: '', Ports: {}, Networks: {} },
       Berth: { runtime: runtimeName, layers: this.images.layerPaths(image) },

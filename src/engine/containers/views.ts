@@ -54,6 +54,6 @@ export function summaryOf(row: ContainerRow<ContainerDoc>): ContainerSummary {
     Status: statusText(doc),
     HostConfig: { NetworkMode: doc.HostConfig.NetworkMode ?? 'bridge' },
     NetworkSettings: { Networks: {} },
-    Mounts: [],
+    Mounts: doc.Mounts,
   };
 }
