@@ -165,3 +165,36 @@ test('docker update changes the limits of a running container live', async () =>
   assert.equal((await runCli('docker', ['exec', 'up', 'cat', pidsFile], daemon)).stdout.trim(), '40');
   await runCli('docker', ['rm', '-f', 'up'], daemon);
 });
+
+test('docker cp copies into and out of running and stopped containers, and never outside the root', async () => {
+  const { mkdtemp, writeFile, readFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const local = await mkdtemp(join(tmpdir(), 'berth-cp-'));
+  try {
+    await writeFile(join(local, 'f.txt'), 'hello\n');
+    assert.equal((await runCli('docker', ['cp', join(local, 'f.txt'), 'ex:/tmp/'], daemon)).code, 0);
+    assert.equal((await runCli('docker', ['exec', 'ex', 'cat', '/tmp/f.txt'], daemon)).stdout, 'hello\n');
+    assert.equal((await runCli('docker', ['cp', 'ex:/etc/passwd', join(local, 'passwd')], daemon)).code, 0);
+    assert.match(await readFile(join(local, 'passwd'), 'utf8'), /^root:x:0:0:/);
+    const missing = await runCli('docker', ['cp', 'ex:/nope', join(local, 'x')], daemon);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /Could not find the file \/nope in container ex/);
+
+    assert.equal((await runCli('docker', ['create', '--name', 'cold', 'busybox', 'true'], daemon)).code, 0);
+    assert.equal((await runCli('docker', ['cp', join(local, 'f.txt'), 'cold:/root/'], daemon)).code, 0);
+    const back = spawnSync('docker', ['cp', 'cold:/root/f.txt', '-'], { env: daemon.env });
+    assert.equal(back.status, 0);
+    assert.match(spawnSync('tar', ['-t'], { input: back.stdout }).stdout.toString(), /^f\.txt$/m);
+
+    // A tar whose entry climbs out of the destination is refused whole.
+    const evil = spawnSync('tar', ['-c', '-P', '--transform', 's,^.*f.txt,../../../../escape-berth-cp,', '-C', local, 'f.txt']);
+    const put = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--unix-socket', daemon.socket, '-X', 'PUT',
+      '-H', 'Content-Type: application/x-tar', '--data-binary', '@-', 'http://x/containers/ex/archive?path=/tmp'], { input: evil.stdout });
+    assert.equal(put.stdout.toString(), '400');
+    assert.equal(spawnSync('test', ['-e', '/escape-berth-cp']).status, 1);
+    await runCli('docker', ['rm', 'cold'], daemon);
+  } finally {
+    await rm(local, { recursive: true, force: true });
+  }
+});

@@ -1,4 +1,7 @@
 /** Container output and input: logs (stdcopy), attach (hijacked), resize. */
+import { PassThrough } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { archivePath, extractInto, statPath } from '../../engine/containers/archive.js';
 import type { Engine } from '../../engine/engine.js';
 import type { ExecConfig } from '../../engine/containers/exec-service.js';
 import { parseTimestamp } from '../../engine/images/filters.js';
@@ -111,7 +114,30 @@ async function attach(ctx: RequestContext, engine: Engine): Promise<void> {
   await done;
 }
 
+async function archive(ctx: RequestContext, engine: Engine, head: boolean): Promise<void> {
+  const p = ctx.query.get('path') ?? '';
+  await engine.containers.withRootfs(ctx.params.id, async (root, label) => {
+    const st = await statPath(root, p, label);
+    ctx.res.setHeader('X-Docker-Container-Path-Stat', Buffer.from(JSON.stringify(st)).toString('base64'));
+    if (head) {
+      ctx.sendStatus(200);
+      return;
+    }
+    const tar = await archivePath(root, p, label);
+    ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
+    await pipeline(tar, ctx.res);
+  });
+}
+
 export function registerContainerStreamRoutes(router: Router, engine: Engine): void {
+  router.head('/containers/{id}/archive', (ctx) => archive(ctx, engine, true));
+  router.get('/containers/{id}/archive', (ctx) => archive(ctx, engine, false));
+  router.put('/containers/{id}/archive', async (ctx) => {
+    const p = ctx.query.get('path') ?? '';
+    const body = ctx.req.pipe(new PassThrough({ highWaterMark: 1 << 20 }));
+    await engine.containers.withRootfs(ctx.params.id, (root, label) => extractInto(root, p, body, label));
+    ctx.sendStatus(200);
+  });
   router.get('/containers/{id}/logs', (ctx) => streamLogs(ctx, engine));
   router.post('/containers/{id}/attach', (ctx) => attach(ctx, engine));
   router.post('/containers/{id}/resize', async (ctx) => {

@@ -718,6 +718,27 @@ export class ContainerService {
     return tar;
   }
 
+  /**
+   * Runs `fn` on the container's root filesystem: the live mount when it runs, otherwise its layers mounted for the
+   * time of the call (writable through its own upper dir).
+   */
+  async withRootfs<T>(ref: string, fn: (root: string, label: string) => Promise<T>): Promise<T> {
+    const row = this.resolve(ref);
+    const d = this.dirs(row.id);
+    if (row.doc.State.Running) return fn(d.rootfs, row.name);
+    return this.locked(row.id, async () => {
+      const target = path.join(this.opts.execRoot, 'cp', `${row.id}-${Date.now()}`);
+      await mkdir(target, { recursive: true });
+      await mountOverlay({ lowerDirs: row.doc.Berth.layers, upperDir: d.upper, workDir: d.work, target });
+      try {
+        return await fn(target, row.name);
+      } finally {
+        await unmount(target).catch(() => undefined);
+        await rm(target, { recursive: true, force: true });
+      }
+    });
+  }
+
   /** A stats reading (zeros for a container that is not running, as Docker reports). */
   async stats(ref: string): Promise<{ id: string; name: string; running: boolean; sample?: StatsSample }> {
     const row = this.resolve(ref);
