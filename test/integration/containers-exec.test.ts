@@ -198,3 +198,25 @@ test('docker cp copies into and out of running and stopped containers, and never
     await rm(local, { recursive: true, force: true });
   }
 });
+
+test('HEALTHCHECK: a passing probe makes the container healthy, a failing one unhealthy after the retries', async () => {
+  const inspect = async (name: string): Promise<string> =>
+    (await runCli('docker', ['inspect', '--format', '{{.State.Health.Status}} {{.State.Health.FailingStreak}}', name], daemon)).stdout.trim();
+  const good = await runCli('docker', ['run', '-d', '--name', 'hgood', '--health-cmd', 'test -e /etc/passwd', '--health-interval', '200ms', 'busybox', 'sleep', '300'], daemon);
+  assert.equal(good.code, 0, good.stderr);
+  const bad = await runCli('docker', ['run', '-d', '--name', 'hbad', '--health-cmd', 'echo nope; exit 1', '--health-interval', '200ms', '--health-retries', '2', 'busybox', 'sleep', '300'], daemon);
+  assert.equal(bad.code, 0, bad.stderr);
+  let g = '';
+  let b = '';
+  for (let i = 0; i < 50 && (g !== 'healthy 0' || b !== 'unhealthy 2'); i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    [g, b] = await Promise.all([inspect('hgood'), inspect('hbad')]);
+  }
+  assert.equal(g, 'healthy 0');
+  assert.match(b, /^unhealthy [2-9]/);
+  const log = await runCli('docker', ['inspect', '--format', '{{(index .State.Health.Log 0).Output}}', 'hbad'], daemon);
+  assert.equal(log.stdout.trim(), 'nope');
+  const ps = await runCli('docker', ['ps', '--filter', 'name=hgood', '--format', '{{.Status}}'], daemon);
+  assert.match(ps.stdout, /^Up .*\(healthy\)$/m);
+  await runCli('docker', ['rm', '-f', 'hgood', 'hbad'], daemon);
+});

@@ -22,6 +22,7 @@ import type { ImageService } from '../images/image-service.js';
 import { commandOf, generateName, mergeConfig, newContainerId, normalizeHostConfig, parseBind, validateName } from './container-config.js';
 import type { ExecTarget } from './exec-service.js';
 import { sampleStats, type StatsSample } from './stats.js';
+import { healthCommand, intervalMs, recordProbe, runProbe, timeoutMs, type HealthConfig } from './health.js';
 import { containerChanges, type Change } from './changes.js';
 import type { ContainerDoc, ContainerState, CreateRequest, HostConfig } from './types.js';
 import { summaryOf, type ContainerSummary } from './views.js';
@@ -405,6 +406,7 @@ export class ContainerService {
         Running: true,
         Pid: created.pid,
         StartedAt: new Date().toISOString(),
+        ...(healthCommand(row.doc.Config.Healthcheck as HealthConfig | undefined) ? { Health: { Status: 'starting' as const, FailingStreak: 0, Log: [] } } : {}),
       };
       this.save(row);
     } catch (err) {
@@ -424,12 +426,45 @@ export class ContainerService {
     }
     this.events.publish('container', 'start', id, { image: row.doc.Config.Image, name: row.name });
     this.watchExit(id);
+    this.startHealthcheck(id);
   }
 
   /** Docker removes an --rm container whose start failed, once the start call has returned. */
   private async removeAfterFailedStart(id: string): Promise<void> {
     await new Promise((r) => setImmediate(r));
     await this.remove(id, { force: true }).catch((e: Error) => this.opts.log('warn', `removing ${id} after a failed start: ${e.message}`));
+  }
+
+  private readonly healthTimers = new Map<string, NodeJS.Timeout>();
+
+  /** HEALTHCHECK: probes through conmon on the configured interval while the container runs. */
+  private startHealthcheck(id: string): void {
+    const row = this.records.get(id);
+    const cfg = row?.doc.Config.Healthcheck as HealthConfig | undefined;
+    const cmd = healthCommand(cfg);
+    if (!row || !cfg || !cmd) return;
+    const startedAt = Date.parse(row.doc.State.StartedAt);
+    const tick = async (): Promise<void> => {
+      const cur = this.records.get(id);
+      if (!cur?.doc.State.Running || !cur.doc.State.Health) return;
+      const d = this.dirs(id);
+      const start = new Date();
+      const result = await runProbe({ id, bundle: d.bundle, execRoot: this.opts.execRoot, runtime: this.runtime(cur.doc.Berth.runtime) }, cmd, timeoutMs(cfg)).catch(
+        (e: Error) => ({ code: -1, output: e.message }),
+      );
+      const latest = this.records.get(id);
+      if (!latest?.doc.State.Running || !latest.doc.State.Health) return;
+      const changed = recordProbe(latest.doc.State.Health, { ...result, start }, cfg, startedAt);
+      this.save(latest);
+      if (changed) this.events.publish('container', `health_status: ${latest.doc.State.Health.Status}`, id, { image: latest.doc.Config.Image, name: latest.name });
+      this.healthTimers.set(id, setTimeout(() => void tick(), intervalMs(cfg)).unref());
+    };
+    this.healthTimers.set(id, setTimeout(() => void tick(), intervalMs(cfg)).unref());
+  }
+
+  private stopHealthcheck(id: string): void {
+    clearTimeout(this.healthTimers.get(id));
+    this.healthTimers.delete(id);
   }
 
   private watchExit(id: string): void {
@@ -446,6 +481,7 @@ export class ContainerService {
 
   private async onExit(id: string, code: number): Promise<void> {
     this.watching.delete(id);
+    this.stopHealthcheck(id);
     await this.locked(id, async () => {
       const row = this.records.get(id);
       if (!row) return;
@@ -854,6 +890,7 @@ export class ContainerService {
         continue;
       }
       this.watchExit(row.id);
+      this.startHealthcheck(row.id);
     }
   }
 

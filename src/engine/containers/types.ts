@@ -14,6 +14,7 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  Health?: import('./health.js').HealthState;
 }
 
 /** Docker's container Config (the part that comes from the image and `create`). */

@@ -24,7 +24,9 @@ export function statusText(doc: ContainerDoc, now = Date.now()): string {
   const s = doc.State;
   if (s.Running) {
     const up = `Up ${humanDuration(now - Date.parse(s.StartedAt))}`;
-    return s.Paused ? `${up} (Paused)` : up;
+    if (s.Paused) return `${up} (Paused)`;
+    if (s.Health) return `${up} (${s.Health.Status === 'starting' ? 'health: starting' : s.Health.Status})`;
+    return up;
   }
   if (s.Status === 'exited' || (s.FinishedAt && !s.FinishedAt.startsWith('0001'))) {
     return `Exited (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;
