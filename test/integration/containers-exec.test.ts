@@ -220,3 +220,21 @@ test('HEALTHCHECK: a passing probe makes the container healthy, a failing one un
   assert.match(ps.stdout, /^Up .*\(healthy\)$/m);
   await runCli('docker', ['rm', '-f', 'hgood', 'hbad'], daemon);
 });
+
+test('docker commit turns the container changes (additions and deletions) into a new image layer', async () => {
+  const made = await runCli('docker', ['run', '--name', 'cm', 'busybox', 'sh', '-c', 'echo committed > /made.txt; rm /bin/vi'], daemon);
+  assert.equal(made.code, 0, made.stderr);
+  const commit = await runCli('docker', ['commit', '-c', 'CMD ["cat", "/made.txt"]', '-m', 'my change', 'cm', 'committed:v1'], daemon);
+  assert.equal(commit.code, 0, commit.stderr);
+  assert.match(commit.stdout.trim(), /^sha256:[0-9a-f]{64}$/);
+  const run = await runCli('docker', ['run', '--rm', 'committed:v1'], daemon);
+  assert.equal(run.stdout, 'committed\n');
+  const vi = await runCli('docker', ['run', '--rm', 'committed:v1', 'test', '-e', '/bin/vi'], daemon);
+  assert.equal(vi.code, 1);
+  const layers = await runCli('docker', ['inspect', '--format', '{{len .RootFS.Layers}}', 'committed:v1'], daemon);
+  assert.equal(layers.stdout.trim(), '2');
+  const history = await runCli('docker', ['history', '--format', '{{.Comment}}', 'committed:v1'], daemon);
+  assert.equal(history.stdout.split('\n')[0], 'my change');
+  await runCli('docker', ['rm', 'cm'], daemon);
+  assert.equal((await runCli('docker', ['rmi', 'committed:v1'], daemon)).code, 0);
+});

@@ -1,6 +1,6 @@
 /** Container endpoints: decode, call the ContainerService, encode. */
 import type { Engine } from '../../engine/engine.js';
-import type { CreateRequest, HostConfig } from '../../engine/containers/types.js';
+import type { ContainerConfig, CreateRequest, HostConfig } from '../../engine/containers/types.js';
 import { invalidArgument } from '../../errors.js';
 import type { Router } from '../router.js';
 
@@ -110,6 +110,23 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
   });
 
   router.post('/containers/{id}/update', async (ctx) => ctx.sendJson(200, await containers.update(ctx.params.id, await ctx.json<Partial<HostConfig>>())));
+
+  router.post('/commit', async (ctx) => {
+    const container = ctx.query.get('container');
+    if (!container) throw invalidArgument('container is required');
+    const raw = (await ctx.body()).toString('utf8').trim();
+    const config = raw ? await ctx.json<Partial<ContainerConfig> | null>() : null;
+    const id = await containers.commit(container, {
+      repo: ctx.query.get('repo') || undefined,
+      tag: ctx.query.get('tag') || undefined,
+      comment: ctx.query.get('comment') || undefined,
+      author: ctx.query.get('author') || undefined,
+      changes: ctx.query.getAll('changes').flatMap((c) => c.split('\n')).filter(Boolean),
+      pause: ctx.query.get('pause') === null ? true : ctx.bool('pause'),
+      config: config ?? undefined,
+    });
+    ctx.sendJson(201, { Id: id });
+  });
 
   router.delete('/containers/{id}', async (ctx) => {
     await containers.remove(ctx.params.id, { force: ctx.bool('force'), volumes: ctx.bool('v') });

@@ -24,7 +24,8 @@ import type { ExecTarget } from './exec-service.js';
 import { sampleStats, type StatsSample } from './stats.js';
 import { healthCommand, intervalMs, recordProbe, runProbe, timeoutMs, type HealthConfig } from './health.js';
 import { containerChanges, type Change } from './changes.js';
-import type { ContainerDoc, ContainerState, CreateRequest, HostConfig } from './types.js';
+import type { ContainerConfig, ContainerDoc, ContainerState, CreateRequest, HostConfig } from './types.js';
+import { applyChanges } from '../images/changes.js';
 import { summaryOf, type ContainerSummary } from './views.js';
 
 type Row = ContainerRow<ContainerDoc>;
@@ -773,6 +774,38 @@ export class ContainerService {
         await rm(target, { recursive: true, force: true });
       }
     });
+  }
+
+  /** docker commit: the container's changes (its overlay upper dir) as a new layer on its image. */
+  async commit(
+    ref: string,
+    opts: { repo?: string; tag?: string; comment?: string; author?: string; changes?: string[]; pause?: boolean; config?: Partial<ContainerConfig> },
+  ): Promise<string> {
+    const row = this.resolve(ref);
+    const image = this.images.get(row.imageId);
+    const pause = (opts.pause ?? true) && row.doc.State.Running && !row.doc.State.Paused;
+    if (pause) await this.pause(row.id);
+    try {
+      const c = { ...row.doc.Config, ...(opts.config ?? {}) };
+      const base: Record<string, unknown> = {
+        User: c.User, ExposedPorts: c.ExposedPorts, Env: c.Env, Cmd: c.Cmd, Healthcheck: c.Healthcheck, Volumes: c.Volumes,
+        WorkingDir: c.WorkingDir, Entrypoint: c.Entrypoint, OnBuild: c.OnBuild, Labels: c.Labels, StopSignal: c.StopSignal,
+      };
+      const config = applyChanges(base, opts.changes ?? []);
+      const tar = createLayerTar(this.dirs(row.id).upper);
+      const id = await this.images.commitLayer(image, tar, {
+        config,
+        createdBy: [row.doc.Path, ...row.doc.Args].join(' '),
+        comment: opts.comment,
+        author: opts.author,
+        repo: opts.repo,
+        tag: opts.tag,
+      });
+      this.events.publish('container', 'commit', row.id, { name: row.name, imageID: id });
+      return id;
+    } finally {
+      if (pause) await this.unpause(row.id).catch(() => undefined);
+    }
   }
 
   /** A stats reading (zeros for a container that is not running, as Docker reports). */

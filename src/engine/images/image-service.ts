@@ -245,6 +245,62 @@ export class ImageService {
     return loaded;
   }
 
+  /**
+   * A new image from a base image plus one layer (docker commit; the builder's steps later): the layer tar is stored,
+   * unpacked as a snapshot on top of the base's chain, and the config gains its diff ID and a history entry.
+   */
+  async commitLayer(
+    base: ImageRecord,
+    layerTar: Readable,
+    opts: { config: Record<string, unknown>; createdBy: string; comment?: string; author?: string; repo?: string; tag?: string },
+  ): Promise<Digest> {
+    const target = opts.repo ? withDefaultTag(parseRepositoryAndTag(opts.repo, opts.tag || undefined)) : undefined;
+    if (target?.digest) throw invalidArgument('cannot commit to a digest reference');
+    const got = await ingestLayer(this.store.content, this.store.snapshots, layerTar, { compression: 'none', keepBlob: true });
+    const baseConfig = JSON.parse(base.config) as Record<string, unknown> & { rootfs: { diff_ids: string[] }; history?: unknown[] };
+    const diffIds = [...baseConfig.rootfs.diff_ids, got.diffId] as Digest[];
+    const chains = chainIds(diffIds);
+    const chainId = chains[chains.length - 1];
+    const created = new Date().toISOString();
+    const config = {
+      ...baseConfig,
+      created,
+      ...(opts.author ? { author: opts.author } : {}),
+      config: opts.config,
+      rootfs: { type: 'layers', diff_ids: diffIds },
+      history: [...(baseConfig.history ?? []), { created, created_by: opts.createdBy, ...(opts.author ? { author: opts.author } : {}), ...(opts.comment ? { comment: opts.comment } : {}) }],
+    };
+    const raw = JSON.stringify(config);
+    const id = sha256Digest(raw);
+    const existing = this.store.records.getLayer(chainId);
+    if (existing && (await this.store.snapshots.has(chainId))) await got.abort();
+    else await got.commit(chainId);
+    const baseLayers = base.layers.map((c) => this.store.records.getLayer(c)!);
+    registerImage(this.store, {
+      id,
+      rawConfig: raw,
+      config: config as unknown as ImageConfig,
+      layers: [
+        ...baseLayers,
+        existing ?? {
+          chainId,
+          diffId: got.diffId,
+          parent: base.topLayer,
+          size: got.size,
+          diffSize: got.diffSize,
+          blobDigest: got.blobDigest,
+          blobMediaType: MediaType.OciLayer,
+          blobSize: got.blobSize,
+          createdAt: Date.now(),
+        },
+      ],
+      doc: { parent: base.id, ...(opts.comment ? { comment: opts.comment } : {}) },
+    });
+    if (target) this.store.records.tag(referenceString(target), id);
+    this.events.publish('image', 'commit', id, target ? { name: familiarString(target) } : {});
+    return id;
+  }
+
   /** POST /images/create?fromSrc=: a root filesystem tarball becomes a one-layer image. */
   async import(
     source: Readable,
