@@ -9,7 +9,7 @@ import { invalidArgument } from '../../errors.js';
 import { AttachSocket } from '../../runtime/attach-socket.js';
 import { readLogBatches } from '../../runtime/container-log.js';
 import type { RequestContext } from '../context.js';
-import { attachContentType } from '../hijack.js';
+import { attachContentType, type HijackedStream } from '../hijack.js';
 import type { Router } from '../router.js';
 import { STDERR, STDOUT, encodeFrameHeader } from '../../util/stdcopy.js';
 
@@ -71,6 +71,37 @@ async function streamLogs(ctx: RequestContext, engine: Engine): Promise<void> {
   ctx.res.end();
 }
 
+/**
+ * Joins a hijacked client stream to conmon's attach socket: output (the wanted streams) to the client, the client's
+ * input to the process; `closeStdin` says whether the client's end of input closes the process's stdin.
+ * Resolves once connected, with `ended`: settled when conmon closes the socket (the process ended) or the client went
+ * away. Connecting before the process starts is what keeps `docker run` from losing output.
+ */
+async function bridge(
+  stream: HijackedStream,
+  attachPath: string,
+  opts: { stdout: boolean; stderr: boolean; stdin: boolean; closeStdin: boolean },
+): Promise<{ ended: Promise<void> }> {
+  const sock = await AttachSocket.connect(attachPath);
+  const ended = new Promise<void>((resolve) => {
+    sock.onClose(resolve);
+    stream.onClose(resolve);
+  });
+  sock.onData((which, data) => {
+    if (which === 'stdout' ? opts.stdout : opts.stderr) stream.writeStream(which === 'stdout' ? STDOUT : STDERR, data);
+  });
+  stream.onClose(() => sock.close());
+  if (opts.stdin) {
+    stream.input.on('data', (d: Buffer) => sock.write(d));
+    stream.input.on('end', () => {
+      if (opts.closeStdin) sock.closeStdin();
+    });
+  } else {
+    stream.input.resume();
+  }
+  return { ended };
+}
+
 async function attach(ctx: RequestContext, engine: Engine): Promise<void> {
   const target = engine.containers.attachTarget(ctx.params.id);
   const wantStdin = ctx.bool('stdin') && target.openStdin;
@@ -84,25 +115,9 @@ async function attach(ctx: RequestContext, engine: Engine): Promise<void> {
   stream.onClose(finished);
 
   const connect = async (attachPath: string | undefined): Promise<void> => {
-    if (attachPath === undefined) {
-      finished();
-      return;
-    }
-    const sock = await AttachSocket.connect(attachPath);
-    sock.onData((which, data) => {
-      if (which === 'stdout' ? wantOut : wantErr) stream.writeStream(which === 'stdout' ? STDOUT : STDERR, data);
-    });
-    // conmon closes attach connections when the container exits: that is the end of the output.
-    sock.onClose(finished);
-    stream.onClose(() => sock.close());
-    if (wantStdin) {
-      stream.input.on('data', (d: Buffer) => sock.write(d));
-      stream.input.on('end', () => {
-        if (target.stdinOnce) sock.closeStdin();
-      });
-    } else {
-      stream.input.resume();
-    }
+    if (attachPath === undefined) return finished();
+    const { ended } = await bridge(stream, attachPath, { stdout: wantOut, stderr: wantErr, stdin: wantStdin, closeStdin: target.stdinOnce });
+    void ended.then(finished);
   };
   if (target.running) {
     await connect(target.attachPath);
@@ -166,24 +181,11 @@ export function registerExecRoutes(router: Router, engine: Engine): void {
     }
     const started = await engine.execs.start(ctx.params.id, { attach: true });
     const stream = await ctx.hijack({ contentType: attachContentType(ctx.apiVersion, tty), multiplexed: !tty });
-    const sock = await AttachSocket.connect(started.attachPath!);
-    let closed!: () => void;
-    const socketClosed = new Promise<void>((resolve) => (closed = resolve));
-    sock.onData((which, data) => {
-      if (which === 'stdout' ? info.OpenStdout : info.OpenStderr) stream.writeStream(which === 'stdout' ? STDOUT : STDERR, data);
-    });
-    sock.onClose(closed);
-    stream.onClose(() => sock.close());
-    if (info.OpenStdin) {
-      stream.input.on('data', (d: Buffer) => sock.write(d));
-      stream.input.on('end', () => sock.closeStdin());
-    } else {
-      stream.input.resume();
-    }
+    const { ended } = await bridge(stream, started.attachPath!, { stdout: info.OpenStdout, stderr: info.OpenStderr, stdin: info.OpenStdin, closeStdin: true });
     if (body.ConsoleSize && tty) await engine.execs.resize(ctx.params.id, body.ConsoleSize[0], body.ConsoleSize[1]).catch(() => undefined);
     await started.go();
     await started.exited.catch(() => undefined);
-    await socketClosed;
+    await ended;
   });
 
   router.post('/exec/{id}/resize', async (ctx) => {

@@ -18,16 +18,11 @@ import { digestHex, isDigest, sha256Digest, type Digest } from '../../util/diges
 import { ProgressReporter, type ProgressSink } from '../progress.js';
 import { decompressor, detectCompression, type Compression } from './compression.js';
 import type { ImageStore } from './image-store.js';
-import { ingestLayer } from './layer-ingest.js';
+import { storeLayer } from './layer-ingest.js';
 import { registerImage } from './pull.js';
 
 const blobPath = (d: Digest): string => `blobs/sha256/${digestHex(d)}`;
 
-const mediaTypeFor: Record<Compression, string> = {
-  none: MediaType.OciLayer,
-  gzip: MediaType.DockerLayerGzip,
-  zstd: MediaType.OciLayerZstd,
-};
 
 interface SaveItem {
   image: ImageRecord;
@@ -269,25 +264,14 @@ export async function loadImages(
         const compression = detectCompression(await headOf(file));
         const shortId = digestHex(diffIds[i]).slice(0, 12);
         const bar = opts.quiet ? undefined : new ProgressReporter(opts.onProgress, shortId, 'Loading layer', size);
-        const got = await ingestLayer(store.content, store.snapshots, createReadStream(file, { highWaterMark: 1 << 20 }), {
+        const layer = await storeLayer(store, createReadStream(file, { highWaterMark: 1 << 20 }), {
           compression,
+          parent: i === 0 ? null : chains[i - 1],
           expectedDiffId: diffIds[i],
-          keepBlob: true,
           onBytes: (n) => bar?.update(n),
         });
         bar?.update(size, true);
-        await got.commit(chains[i]);
-        layers.push({
-          chainId: chains[i],
-          diffId: diffIds[i],
-          parent: i === 0 ? null : chains[i - 1],
-          size: got.size,
-          diffSize: got.diffSize,
-          blobDigest: got.blobDigest,
-          blobMediaType: mediaTypeFor[compression],
-          blobSize: got.blobSize,
-          createdAt: Date.now(),
-        });
+        layers.push(layer);
       }
       registerImage(store, { id, rawConfig: rawConfig.toString('utf8'), config, layers, existing: store.records.getImage(id) });
       if (c.names.length === 0) loaded.push(`Loaded image ID: ${id}`);

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { BerthError, conflict, invalidArgument } from '../../errors.js';
 import type { RegistryAuth, RegistryClient } from '../../registry/client.js';
-import { MediaType, hostPlatform, parsePlatform, type ImageConfig } from '../../registry/manifest.js';
+import { hostPlatform, parsePlatform, type ImageConfig } from '../../registry/manifest.js';
 import {
   familiarString,
   parseReference,
@@ -11,7 +11,7 @@ import {
   withDefaultTag,
   type Reference,
 } from '../../registry/reference.js';
-import type { ImageRecord } from '../../store/image-records.js';
+import type { ImageRecord, LayerRecord } from '../../store/image-records.js';
 import { sha256Digest, type Digest } from '../../util/digest.js';
 import type { EventBus } from '../events/event-bus.js';
 import { type ProgressSink } from '../progress.js';
@@ -19,11 +19,10 @@ import { loadImages, saveImages } from './archive.js';
 import { applyChanges } from './changes.js';
 import { imageMatches, referenceMatches, validateFilters, type Filters } from './filters.js';
 import type { ImageStore } from './image-store.js';
-import { ingestLayer } from './layer-ingest.js';
+import { storeLayer } from './layer-ingest.js';
 import { pullImage, registerImage } from './pull.js';
 import { pushImage } from './push.js';
 import { historyOf, inspectOf, shortImageId, summaryOf, type HistoryItem, type ImageInspect, type ImageSummary } from './views.js';
-import { chainIds } from '../../store/layer-tar.js';
 
 export type DeleteResponseItem = { Untagged: string } | { Deleted: string };
 
@@ -246,57 +245,24 @@ export class ImageService {
   }
 
   /**
-   * A new image from a base image plus one layer (docker commit; the builder's steps later): the layer tar is stored,
-   * unpacked as a snapshot on top of the base's chain, and the config gains its diff ID and a history entry.
+   * A new image from a base image plus one layer (docker commit; the builder's steps later): the layer tar is stored
+   * on top of the base's chain, and the config gains its diff ID and a history entry.
    */
   async commitLayer(
     base: ImageRecord,
     layerTar: Readable,
     opts: { config: Record<string, unknown>; createdBy: string; comment?: string; author?: string; repo?: string; tag?: string },
   ): Promise<Digest> {
-    const target = opts.repo ? withDefaultTag(parseRepositoryAndTag(opts.repo, opts.tag || undefined)) : undefined;
-    if (target?.digest) throw invalidArgument('cannot commit to a digest reference');
-    const got = await ingestLayer(this.store.content, this.store.snapshots, layerTar, { compression: 'none', keepBlob: true });
-    const baseConfig = JSON.parse(base.config) as Record<string, unknown> & { rootfs: { diff_ids: string[] }; history?: unknown[] };
-    const diffIds = [...baseConfig.rootfs.diff_ids, got.diffId] as Digest[];
-    const chains = chainIds(diffIds);
-    const chainId = chains[chains.length - 1];
-    const created = new Date().toISOString();
-    const config = {
-      ...baseConfig,
-      created,
-      ...(opts.author ? { author: opts.author } : {}),
-      config: opts.config,
-      rootfs: { type: 'layers', diff_ids: diffIds },
-      history: [...(baseConfig.history ?? []), { created, created_by: opts.createdBy, ...(opts.author ? { author: opts.author } : {}), ...(opts.comment ? { comment: opts.comment } : {}) }],
-    };
-    const raw = JSON.stringify(config);
-    const id = sha256Digest(raw);
-    const existing = this.store.records.getLayer(chainId);
-    if (existing && (await this.store.snapshots.has(chainId))) await got.abort();
-    else await got.commit(chainId);
+    const target = this.targetOf(opts.repo, opts.tag);
+    const layer = await storeLayer(this.store, layerTar, { compression: 'none', parent: base.topLayer });
     const baseLayers = base.layers.map((c) => this.store.records.getLayer(c)!);
-    registerImage(this.store, {
-      id,
-      rawConfig: raw,
-      config: config as unknown as ImageConfig,
-      layers: [
-        ...baseLayers,
-        existing ?? {
-          chainId,
-          diffId: got.diffId,
-          parent: base.topLayer,
-          size: got.size,
-          diffSize: got.diffSize,
-          blobDigest: got.blobDigest,
-          blobMediaType: MediaType.OciLayer,
-          blobSize: got.blobSize,
-          createdAt: Date.now(),
-        },
-      ],
+    const id = this.registerWithLayer(JSON.parse(base.config) as Record<string, unknown>, baseLayers, layer, {
+      config: opts.config,
+      history: { created_by: opts.createdBy, ...(opts.author ? { author: opts.author } : {}), ...(opts.comment ? { comment: opts.comment } : {}) },
+      author: opts.author,
       doc: { parent: base.id, ...(opts.comment ? { comment: opts.comment } : {}) },
+      target,
     });
-    if (target) this.store.records.tag(referenceString(target), id);
     this.events.publish('image', 'commit', id, target ? { name: familiarString(target) } : {});
     return id;
   }
@@ -306,55 +272,48 @@ export class ImageService {
     source: Readable,
     opts: { repo?: string; tag?: string; message?: string; changes?: string[]; platform?: string; sourceName: string; onProgress: ProgressSink },
   ): Promise<Digest> {
-    const target = opts.repo ? withDefaultTag(parseRepositoryAndTag(opts.repo, opts.tag || undefined)) : undefined;
-    if (target?.digest) throw invalidArgument('cannot import to a digest reference');
+    const target = this.targetOf(opts.repo, opts.tag);
     const platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
-    let compression: 'gzip' | 'zstd' | 'none' = 'none';
-    const got = await ingestLayer(this.store.content, this.store.snapshots, source, {
-      compression: 'auto',
-      keepBlob: true,
-      onCompression: (c) => (compression = c),
+    const layer = await storeLayer(this.store, source, { compression: 'auto', parent: null });
+    const base = { architecture: platform.architecture, os: platform.os, ...(platform.variant ? { variant: platform.variant } : {}) };
+    const id = this.registerWithLayer(base, [], layer, {
+      config: applyChanges({}, opts.changes ?? []),
+      history: { created_by: '', comment: opts.message || `Imported from ${opts.sourceName}` },
+      doc: opts.message ? { comment: opts.message } : {},
+      target,
     });
-    const [chainId] = chainIds([got.diffId]);
+    opts.onProgress({ status: id });
+    this.events.publish('image', 'import', id, {});
+    return id;
+  }
+
+  private targetOf(repo: string | undefined, tag: string | undefined): Reference | undefined {
+    const target = repo ? withDefaultTag(parseRepositoryAndTag(repo, tag || undefined)) : undefined;
+    if (target?.digest) throw invalidArgument('cannot use a digest reference as the new image\'s name');
+    return target;
+  }
+
+  /** Registers `baseConfig` + one layer as an image (config, rootfs, history) and tags it; returns the image ID. */
+  private registerWithLayer(
+    baseConfig: Record<string, unknown>,
+    baseLayers: LayerRecord[],
+    layer: LayerRecord,
+    opts: { config: Record<string, unknown>; history: Record<string, string>; author?: string; doc: Record<string, unknown>; target?: Reference },
+  ): Digest {
     const created = new Date().toISOString();
-    const containerConfig = applyChanges({}, opts.changes ?? []);
+    const prior = baseConfig as { rootfs?: { diff_ids?: string[] }; history?: unknown[] };
     const config = {
-      architecture: platform.architecture,
-      os: platform.os,
-      ...(platform.variant ? { variant: platform.variant } : {}),
+      ...baseConfig,
       created,
-      config: containerConfig,
-      rootfs: { type: 'layers', diff_ids: [got.diffId] },
-      history: [{ created, created_by: '', comment: opts.message || `Imported from ${opts.sourceName}` }],
+      ...(opts.author ? { author: opts.author } : {}),
+      config: opts.config,
+      rootfs: { type: 'layers', diff_ids: [...(prior.rootfs?.diff_ids ?? []), layer.diffId] },
+      history: [...(prior.history ?? []), { created, ...opts.history }],
     };
     const raw = JSON.stringify(config);
     const id = sha256Digest(raw);
-    const existing = this.store.records.getLayer(chainId);
-    if (existing && (await this.store.snapshots.has(chainId))) await got.abort();
-    else await got.commit(chainId);
-    const mediaType = { none: MediaType.OciLayer, gzip: MediaType.DockerLayerGzip, zstd: MediaType.OciLayerZstd }[compression];
-    registerImage(this.store, {
-      id,
-      rawConfig: raw,
-      config: config as unknown as ImageConfig,
-      layers: [
-        existing ?? {
-          chainId,
-          diffId: got.diffId,
-          parent: null,
-          size: got.size,
-          diffSize: got.diffSize,
-          blobDigest: got.blobDigest,
-          blobMediaType: mediaType,
-          blobSize: got.blobSize,
-          createdAt: Date.now(),
-        },
-      ],
-      doc: opts.message ? { comment: opts.message } : {},
-    });
-    if (target) this.store.records.tag(referenceString(target), id);
-    opts.onProgress({ status: id });
-    this.events.publish('image', 'import', id, {});
+    registerImage(this.store, { id, rawConfig: raw, config: config as unknown as ImageConfig, layers: [...baseLayers, layer], doc: opts.doc });
+    if (opts.target) this.store.records.tag(referenceString(opts.target), id);
     return id;
   }
 }

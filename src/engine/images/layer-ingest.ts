@@ -5,7 +5,10 @@ import { BerthError, invalidArgument } from '../../errors.js';
 import type { ContentStore } from '../../store/content-store.js';
 import { applyLayerTar } from '../../store/layer-tar.js';
 import type { SnapshotStore } from '../../store/snapshots.js';
-import type { Digest } from '../../util/digest.js';
+import { sha256Digest, type Digest } from '../../util/digest.js';
+import { MediaType } from '../../registry/manifest.js';
+import type { LayerRecord } from '../../store/image-records.js';
+import type { ImageStore } from './image-store.js';
 import { autoDecompress, byteCounter, decompressor, type Compression } from './compression.js';
 
 export interface IngestOptions {
@@ -111,4 +114,48 @@ export async function ingestLayer(
     if (err instanceof BerthError) throw err;
     throw new BerthError('invalid_argument', `failed to register layer: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** The media type a stored blob of each compression is recorded (and later pushed) under. */
+export const LAYER_MEDIA_TYPE: Record<Compression, string> = {
+  none: MediaType.OciLayer,
+  gzip: MediaType.DockerLayerGzip,
+  zstd: MediaType.OciLayerZstd,
+};
+
+/**
+ * A layer on top of `parent` (a chain ID, or null for a base layer), from a tar stream: ingested, committed under its
+ * chain ID, and returned as the record to register with the image. A layer that is already stored is reused.
+ */
+export async function storeLayer(
+  store: ImageStore,
+  source: Readable,
+  opts: { compression: Compression | 'auto'; parent: Digest | null; expectedDiffId?: Digest; onBytes?: (n: number) => void },
+): Promise<LayerRecord> {
+  let compression: Compression = opts.compression === 'auto' ? 'none' : opts.compression;
+  const got = await ingestLayer(store.content, store.snapshots, source, {
+    compression: opts.compression,
+    expectedDiffId: opts.expectedDiffId,
+    keepBlob: true,
+    onBytes: opts.onBytes,
+    onCompression: (c) => (compression = c),
+  });
+  const chainId: Digest = opts.parent ? sha256Digest(`${opts.parent} ${got.diffId}`) : got.diffId;
+  const existing = store.records.getLayer(chainId);
+  if (existing && (await store.snapshots.has(chainId))) {
+    await got.abort();
+    return existing;
+  }
+  await got.commit(chainId);
+  return {
+    chainId,
+    diffId: got.diffId,
+    parent: opts.parent,
+    size: got.size,
+    diffSize: got.diffSize,
+    blobDigest: got.blobDigest,
+    blobMediaType: LAYER_MEDIA_TYPE[compression],
+    blobSize: got.blobSize,
+    createdAt: Date.now(),
+  };
 }
