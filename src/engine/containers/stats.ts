@@ -45,40 +45,45 @@ async function systemCpuNs(): Promise<number> {
 /** A host with no memory limit on the container reports the machine's memory as the limit, as Docker does. */
 const UNLIMITED = 2 ** 62;
 
-export async function sampleStats(id: string, cgroupVersion: 1 | 2): Promise<StatsSample> {
-  const onlineCpus = os.cpus().length;
-  const system = await systemCpuNs();
-  if (cgroupVersion === 2) {
-    const base = `/sys/fs/cgroup/berth/${id}`;
-    const [cpuStat, memCur, memMax, memStat, pidsCur, pidsMax, io] = await Promise.all(
-      ['cpu.stat', 'memory.current', 'memory.max', 'memory.stat', 'pids.current', 'pids.max', 'io.stat'].map((f) => read(`${base}/${f}`)),
-    );
-    const cpu = keyValues(cpuStat);
-    const blk: StatsSample['blkio_stats']['io_service_bytes_recursive'] = [];
-    for (const line of (io ?? '').split('\n').filter(Boolean)) {
-      const [dev, ...kvs] = line.split(' ');
-      const [major, minor] = dev.split(':').map(Number);
-      const f = Object.fromEntries(kvs.map((kv) => kv.split('=')));
-      blk.push({ major, minor, op: 'read', value: Number(f.rbytes ?? 0) }, { major, minor, op: 'write', value: Number(f.wbytes ?? 0) });
-    }
-    const limit = num(memMax);
-    return {
-      read: new Date().toISOString(),
-      pids_stats: { current: num(pidsCur), limit: num(pidsMax) },
-      blkio_stats: { io_service_bytes_recursive: blk },
-      num_procs: 0,
-      storage_stats: {},
-      cpu_stats: {
-        cpu_usage: { total_usage: (cpu.usage_usec ?? 0) * 1000, usage_in_kernelmode: (cpu.system_usec ?? 0) * 1000, usage_in_usermode: (cpu.user_usec ?? 0) * 1000 },
-        system_cpu_usage: system,
-        online_cpus: onlineCpus,
-        throttling_data: { periods: cpu.nr_periods ?? 0, throttled_periods: cpu.nr_throttled ?? 0, throttled_time: (cpu.throttled_usec ?? 0) * 1000 },
-      },
-      memory_stats: { usage: num(memCur), limit: limit ?? os.totalmem(), stats: keyValues(memStat) },
-    };
+/** What each cgroup version yields, in common units (nanoseconds, bytes). */
+interface Reading {
+  cpu: { total: number; kernel: number; user: number; periods: number; throttledPeriods: number; throttledNs: number };
+  memory: { usage?: number; limit?: number; stats: Record<string, number> };
+  pids: { current?: number; limit?: number };
+  blkio: NonNullable<StatsSample['blkio_stats']['io_service_bytes_recursive']>;
+}
+
+async function readV2(id: string): Promise<Reading> {
+  const base = `/sys/fs/cgroup/berth/${id}`;
+  const [cpuStat, memCur, memMax, memStat, pidsCur, pidsMax, io] = await Promise.all(
+    ['cpu.stat', 'memory.current', 'memory.max', 'memory.stat', 'pids.current', 'pids.max', 'io.stat'].map((f) => read(`${base}/${f}`)),
+  );
+  const cpu = keyValues(cpuStat);
+  const blkio: Reading['blkio'] = [];
+  for (const line of (io ?? '').split('\n').filter(Boolean)) {
+    const [dev, ...kvs] = line.split(' ');
+    const [major, minor] = dev.split(':').map(Number);
+    const f = Object.fromEntries(kvs.map((kv) => kv.split('=')));
+    blkio.push({ major, minor, op: 'read', value: Number(f.rbytes ?? 0) }, { major, minor, op: 'write', value: Number(f.wbytes ?? 0) });
   }
+  return {
+    cpu: {
+      total: (cpu.usage_usec ?? 0) * 1000,
+      kernel: (cpu.system_usec ?? 0) * 1000,
+      user: (cpu.user_usec ?? 0) * 1000,
+      periods: cpu.nr_periods ?? 0,
+      throttledPeriods: cpu.nr_throttled ?? 0,
+      throttledNs: (cpu.throttled_usec ?? 0) * 1000,
+    },
+    memory: { usage: num(memCur), limit: num(memMax), stats: keyValues(memStat) },
+    pids: { current: num(pidsCur), limit: num(pidsMax) },
+    blkio,
+  };
+}
+
+async function readV1(id: string): Promise<Reading> {
   const v1 = (ctrl: string, f: string): Promise<string | undefined> => read(`/sys/fs/cgroup/${ctrl}/berth/${id}/${f}`);
-  const [usage, acctStat, cpuStat, memUsage, memLimit, memStat, pidsCur, pidsMax, blkio] = await Promise.all([
+  const [usage, acctStat, cpuStat, memUsage, memLimit, memStat, pidsCur, pidsMax, blk] = await Promise.all([
     v1('cpuacct', 'cpuacct.usage'),
     v1('cpuacct', 'cpuacct.stat'),
     v1('cpu', 'cpu.stat'),
@@ -91,28 +96,41 @@ export async function sampleStats(id: string, cgroupVersion: 1 | 2): Promise<Sta
   ]);
   const acct = keyValues(acctStat);
   const throttle = keyValues(cpuStat);
-  const blk: StatsSample['blkio_stats']['io_service_bytes_recursive'] = [];
-  for (const line of (blkio ?? '').split('\n')) {
+  const blkio: Reading['blkio'] = [];
+  for (const line of (blk ?? '').split('\n')) {
     const m = /^(\d+):(\d+) (\w+) (\d+)$/.exec(line.trim());
-    if (m) blk.push({ major: Number(m[1]), minor: Number(m[2]), op: m[3].toLowerCase(), value: Number(m[4]) });
+    if (m) blkio.push({ major: Number(m[1]), minor: Number(m[2]), op: m[3].toLowerCase(), value: Number(m[4]) });
   }
   const limit = num(memLimit);
   return {
+    cpu: {
+      total: num(usage) ?? 0,
+      kernel: ((acct.system ?? 0) * 1e9) / 100,
+      user: ((acct.user ?? 0) * 1e9) / 100,
+      periods: throttle.nr_periods ?? 0,
+      throttledPeriods: throttle.nr_throttled ?? 0,
+      throttledNs: throttle.throttled_time ?? 0,
+    },
+    memory: { usage: num(memUsage), limit: limit !== undefined && limit < UNLIMITED ? limit : undefined, stats: keyValues(memStat) },
+    pids: { current: num(pidsCur), limit: num(pidsMax) },
+    blkio,
+  };
+}
+
+export async function sampleStats(id: string, cgroupVersion: 1 | 2): Promise<StatsSample> {
+  const [r, system] = await Promise.all([cgroupVersion === 2 ? readV2(id) : readV1(id), systemCpuNs()]);
+  return {
     read: new Date().toISOString(),
-    pids_stats: { current: num(pidsCur), limit: num(pidsMax) },
-    blkio_stats: { io_service_bytes_recursive: blk },
+    pids_stats: r.pids,
+    blkio_stats: { io_service_bytes_recursive: r.blkio },
     num_procs: 0,
     storage_stats: {},
     cpu_stats: {
-      cpu_usage: {
-        total_usage: num(usage) ?? 0,
-        usage_in_kernelmode: ((acct.system ?? 0) * 1e9) / 100,
-        usage_in_usermode: ((acct.user ?? 0) * 1e9) / 100,
-      },
+      cpu_usage: { total_usage: r.cpu.total, usage_in_kernelmode: r.cpu.kernel, usage_in_usermode: r.cpu.user },
       system_cpu_usage: system,
-      online_cpus: onlineCpus,
-      throttling_data: { periods: throttle.nr_periods ?? 0, throttled_periods: throttle.nr_throttled ?? 0, throttled_time: throttle.throttled_time ?? 0 },
+      online_cpus: os.cpus().length,
+      throttling_data: { periods: r.cpu.periods, throttled_periods: r.cpu.throttledPeriods, throttled_time: r.cpu.throttledNs },
     },
-    memory_stats: { usage: num(memUsage), limit: limit !== undefined && limit < UNLIMITED ? limit : os.totalmem(), stats: keyValues(memStat) },
+    memory_stats: { usage: r.memory.usage, limit: r.memory.limit ?? os.totalmem(), stats: r.memory.stats },
   };
 }
