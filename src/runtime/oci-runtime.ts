@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { constants as fsc } from 'node:fs';
+import { mkdtemp, open, readFile, readdir, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BerthError, notFound, unavailable } from '../errors.js';
@@ -49,7 +50,66 @@ export class OciRuntime {
   }
 
   async start(id: string): Promise<void> {
+    if (this.name === 'crun' && (await this.startThroughFifo(id))) return;
     await this.check(['start', id], id);
+  }
+
+  /**
+   * What `crun start` does, without the ~7 ms of another process: the created container waits reading
+   * `exec.fifo`; open it for writing, unlink it (crun calls a container with no fifo started), write one
+   * byte. Non-blocking open fails with ENXIO when nobody reads (the init died): then the CLI reports why.
+   */
+  private async startThroughFifo(id: string): Promise<boolean> {
+    const fifo = join(this.root, id, 'exec.fifo');
+    let fh;
+    try {
+      fh = await open(fifo, fsc.O_WRONLY | fsc.O_NONBLOCK);
+    } catch {
+      return false;
+    }
+    try {
+      await unlink(fifo);
+      await fh.write(Buffer.from([0]));
+      return true;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /**
+   * Cleans up after a container whose init has exited: what `crun delete` does for a stopped container
+   * (remove its cgroup in every hierarchy, then its state dir), done here to save a process. Anything
+   * unexpected (a live pid, a busy cgroup, another runtime) goes through the runtime's own delete.
+   */
+  async deleteStopped(id: string): Promise<void> {
+    if (this.name === 'crun' && (await this.removeStoppedState(id))) return;
+    await this.delete(id, { force: true });
+  }
+
+  private async removeStoppedState(id: string): Promise<boolean> {
+    const dir = join(this.root, id);
+    let status: { pid?: unknown; 'cgroup-path'?: unknown };
+    try {
+      status = JSON.parse(await readFile(join(dir, 'status'), 'utf8')) as typeof status;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'ENOENT';
+    }
+    if (typeof status.pid !== 'number' || typeof status['cgroup-path'] !== 'string' || !status['cgroup-path'].startsWith('/')) return false;
+    try {
+      process.kill(status.pid, 0);
+      return false;
+    } catch {
+      /* gone, as expected */
+    }
+    for (const cg of await cgroupDirs(status['cgroup-path'])) {
+      try {
+        await rmdir(cg);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return false;
+      }
+    }
+    await rm(dir, { recursive: true, force: true });
+    return true;
   }
 
   /** Sending a signal to a container that has already stopped succeeds (there is nothing left to signal). */
@@ -165,6 +225,15 @@ export class OciRuntime {
       }
     });
   }
+}
+
+const CGROUP_ROOT = '/sys/fs/cgroup';
+
+/** The container's cgroup directory in each mounted hierarchy (one on cgroup v2, one per controller on v1). */
+async function cgroupDirs(cgroupPath: string): Promise<string[]> {
+  const entries = await readdir(CGROUP_ROOT, { withFileTypes: true }).catch(() => []);
+  if (entries.some((e) => e.name === 'cgroup.controllers')) return [join(CGROUP_ROOT, cgroupPath)];
+  return entries.filter((e) => e.isDirectory()).map((e) => join(CGROUP_ROOT, e.name, cgroupPath));
 }
 
 function parseJson(text: string, what: string): unknown {

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { copyFile, mkdir, readFile as readFileAsync, rm, writeFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -14,6 +14,7 @@ import { readExitCode, waitForExit } from '../../runtime/exit-watch.js';
 import { cgroupVersion } from '../../runtime/host-limits.js';
 import { isMounted, mountOverlay, unmount } from '../../runtime/mounts.js';
 import { OciRuntime } from '../../runtime/oci-runtime.js';
+import { SeccompBpfCache } from '../../runtime/seccomp-cache.js';
 import { generateSpec, resourcesFor, specToJson, validateResources, DEFAULT_SHM_SIZE, type ContainerResources, type ContainerSpecInput, type SpecMount } from '../../runtime/oci-spec.js';
 import { resolveUser } from '../../runtime/user.js';
 import type { EventBus } from '../events/event-bus.js';
@@ -108,6 +109,18 @@ export class ContainerService {
       this.runtimes.set(name, rt);
     }
     return rt;
+  }
+
+  private readonly seccompCaches = new Map<string, SeccompBpfCache>();
+
+  private seccompCache(rt: OciRuntime): SeccompBpfCache {
+    let cache = this.seccompCaches.get(rt.name);
+    if (!cache) {
+      const st = statSync(rt.path, { throwIfNoEntry: false });
+      cache = new SeccompBpfCache(path.join(this.opts.execRoot, 'seccomp'), `${rt.path}:${st?.size ?? 0}:${st?.mtimeMs ?? 0}`);
+      this.seccompCaches.set(rt.name, cache);
+    }
+    return cache;
   }
 
   private dirs(id: string) {
@@ -382,6 +395,7 @@ export class ContainerService {
       await this.writeEtcFiles(row);
       const user = await resolveUser(d.rootfs, row.doc.Config.User, row.doc.HostConfig.GroupAdd ?? []);
       const spec = generateSpec(this.specInput(row, user));
+      const seccompToLearn = rt.name === 'crun' ? await this.seccompCache(rt).apply(spec) : undefined;
       await writeFile(path.join(d.bundle, 'config.json'), specToJson(spec));
       const created = await conmonCreate({
         id,
@@ -398,6 +412,7 @@ export class ContainerService {
       const hooks = this.beforeRun.get(id) ?? [];
       this.beforeRun.delete(id);
       await Promise.all(hooks.map((h) => h(created.attachPath).catch((e: Error) => this.opts.log('warn', `attach to ${id}: ${e.message}`))));
+      if (seccompToLearn) void this.seccompCache(rt).learn(seccompToLearn, path.join(rt.root, id)).catch(() => undefined);
       row.doc.Berth.conmonPid = created.conmonPid;
       row.doc.Berth.manualStop = false;
       await rt.start(id);
@@ -488,7 +503,7 @@ export class ContainerService {
       if (!row) return;
       const d = this.dirs(id);
       await Promise.all([
-        this.runtime(row.doc.Berth.runtime).delete(id, { force: true }).catch(() => undefined),
+        this.runtime(row.doc.Berth.runtime).deleteStopped(id).catch(() => undefined),
         unmount(d.rootfs).catch((e: Error) => this.opts.log('warn', `unmounting ${d.rootfs}: ${e.message}`)),
       ]);
       row.doc.State = {
@@ -653,7 +668,8 @@ export class ContainerService {
     }
     await this.locked(row.id, async () => {
       const d = this.dirs(row.id);
-      await this.runtime(row.doc.Berth.runtime).delete(row.id, { force: true }).catch(() => undefined);
+      const rt = this.runtime(row.doc.Berth.runtime);
+      if (existsSync(path.join(rt.root, row.id))) await rt.delete(row.id, { force: true }).catch(() => undefined);
       await unmount(d.rootfs).catch(() => undefined);
       this.records.remove(row.id);
       await Promise.all([rm(d.data, { recursive: true, force: true }), rm(d.bundle, { recursive: true, force: true }), rm(path.join(d.exits, row.id), { force: true })]);
