@@ -8,7 +8,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { access, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { access, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { busyboxRootfs } from '../support/busybox-image.js';
@@ -273,7 +274,14 @@ test('a container keeps running and logging while berthd is down, and the next b
   // conmon records each exit in the exit dir; once both are there, they really ended while no daemon ran.
   for (const q of quitters) await waitForFile(join(first.execRoot, 'exits', q));
 
+  // What a crash between a create's record and its files leaves: directories of a container nobody knows.
+  const orphan = 'f'.repeat(64);
+  await mkdir(join(first.dataRoot, 'containers', orphan, 'upper'), { recursive: true });
+  await mkdir(join(first.execRoot, 'containers', orphan, 'rootfs'), { recursive: true });
+
   daemon = await startDaemon({ dataRoot: first.dataRoot, execRoot: first.execRoot });
+  assert.equal(existsSync(join(first.dataRoot, 'containers', orphan)), false, 'orphan data dir removed at start-up');
+  assert.equal(existsSync(join(first.execRoot, 'containers', orphan)), false, 'orphan bundle removed at start-up');
   assert.equal(await dockerOk(['ps', '--format', '{{.ID}} {{.Names}} {{.Status}}']).then((s) => s.split(' ').slice(0, 3).join(' ')), `${id.slice(0, 12)} survivor Up`);
   assert.equal(await inspect('survivor', '{{.State.Status}} {{.State.Running}}'), 'running true');
   assert.equal(await dockerOk(['logs', 'survivor']), 'before\nwhile-down\n');

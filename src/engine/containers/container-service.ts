@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, readFile as readFileAsync, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile as readFileAsync, rm, writeFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { createLayerTar } from '../../store/layer-tar.js';
@@ -917,6 +917,7 @@ export class ContainerService {
    * watched again. Nothing is restarted that was not running.
    */
   async recover(): Promise<void> {
+    await this.removeOrphanDirs();
     for (const row of this.records.list()) {
       if (!row.doc.State.Running) {
         const policy = row.doc.HostConfig.RestartPolicy?.Name;
@@ -943,6 +944,25 @@ export class ContainerService {
     }
   }
 
+
+  /** Container directories without a record (a crash between a create or remove and its files) go at start-up. */
+  private async removeOrphanDirs(): Promise<void> {
+    const known = new Set(this.records.list().map((r) => r.id));
+    for (const base of [path.join(this.opts.dataRoot, 'containers'), path.join(this.opts.execRoot, 'containers')]) {
+      for (const id of await readdir(base).catch(() => [] as string[])) {
+        if (known.has(id) || !/^[0-9a-f]{64}$/.test(id)) continue;
+        const { rootfs } = this.dirs(id);
+        await unmount(rootfs).catch(() => undefined);
+        // Never delete through a mount that is still there.
+        if (await isMounted(rootfs)) {
+          this.opts.log('warn', `leftover container root ${rootfs} is still mounted; leaving it`);
+          continue;
+        }
+        this.opts.log('info', `removing the files of unknown container ${id}`);
+        await rm(path.join(base, id), { recursive: true, force: true });
+      }
+    }
+  }
 
   cgroupVersion(): 1 | 2 {
     return cgroupVersion();
