@@ -274,17 +274,24 @@ test('system df matches what is on disk; system prune reclaims it', async () => 
   assert.match(table, /^TYPE\s+TOTAL\s+ACTIVE\s+SIZE\s+RECLAIMABLE\n/);
   assert.match(table, /Local Volumes\s+1\s+1\s+12\.35kB\s+0B \(0%\)/);
   const verbose = await ok(['system', 'df', '-v']);
-  assert.match(verbose, /Local Volumes space usage:\n\nVOLUME NAME\s+LINKS\s+SIZE\ndfvol\s+1\s+12\.3kB/);
+  assert.match(verbose, /Local Volumes space usage:\n\nVOLUME NAME\s+LINKS\s+SIZE\ndfvol\s+1\s+12\.35kB\n/);
 
   // berth's own CLI prints the same summary.
   const berthDf = await runCli('berth', ['system', 'df'], daemon);
   assert.equal(berthDf.code, 0, berthDf.stderr);
   assert.equal(berthDf.stdout, table);
+  const berthVerbose = await runCli('berth', ['system', 'df', '-v'], daemon);
+  const section = (text: string): string => text.slice(text.indexOf('Local Volumes space usage:'));
+  assert.equal(section(berthVerbose.stdout), section(verbose));
+  const imageLine = (text: string): string => text.split('\n')[3].replace(/\d+ seconds? ago|Less than a second ago/, '');
+  assert.equal(imageLine(berthVerbose.stdout), imageLine(verbose));
 
-  await ok(['rm', 'dfc']);
+  await ok(['run', '-v', '/anon-pruned', 'busybox', 'true']);
   const prune = await runCli('berth', ['system', 'prune', '-f', '--volumes', '-a'], daemon);
   assert.equal(prune.code, 0, prune.stderr);
-  assert.match(prune.stdout, /Deleted Containers:\n/);
+  assert.match(prune.stdout, new RegExp(`Deleted Containers:\n(.*\n)*${id}\n`));
+  assert.match(prune.stdout, /Deleted Volumes:\n[0-9a-f]{64}\n\n/);
+  assert.match(prune.stdout, /Deleted Images:\nuntagged: busybox:latest\n/);
   assert.match(prune.stdout, /Total reclaimed space: /);
   // Docker 28 prunes only anonymous volumes: the named one stays.
   assert.ok((await volumeNames()).includes('dfvol'));

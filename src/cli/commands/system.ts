@@ -302,6 +302,26 @@ const DF_CONTAINER_TABLE = 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVol
 const DF_VOLUME_TABLE = 'table {{.Name}}\t{{.Links}}\t{{.Size}}';
 const DF_CACHE_HEADER = 'CACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED\n';
 
+/** docker's imageContext shows shared and unique sizes with four digits, unlike SIZE. */
+class DfImageRow extends ImageRow {
+  constructor(
+    private readonly img: DfImage,
+    repo: string,
+    tag: string,
+    now: number,
+  ) {
+    super(img, repo, tag, '', true, now);
+  }
+  override get SharedSize(): string {
+    const s = this.img.SharedSize ?? -1;
+    return s === -1 ? 'N/A' : humanSize(s);
+  }
+  override get UniqueSize(): string {
+    const s = this.img.SharedSize ?? -1;
+    return s === -1 ? 'N/A' : humanSize(this.img.Size - s);
+  }
+}
+
 function imageRowFor(i: DfImage, now: number): ImageRow {
   let repo = '<none>';
   let tag = '<none>';
@@ -317,7 +337,7 @@ function imageRowFor(i: DfImage, now: number): ImageRow {
       // an unparsable tag shows as <none>
     }
   }
-  return new ImageRow(i, repo, tag, '', true, now);
+  return new DfImageRow(i, repo, tag, now);
 }
 
 const IMAGE_DF_HEADERS = { Repository: 'REPOSITORY', Tag: 'TAG', ID: 'IMAGE ID', CreatedSince: 'CREATED', Size: 'SIZE', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', Containers: 'CONTAINERS' };

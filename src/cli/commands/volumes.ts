@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { renderList, renderOne } from '../render/format.js';
 import type { StrictContext } from '../render/template.js';
-import { humanSizeWithPrecision, humanSize } from '../render/units.js';
+import { humanSize } from '../render/units.js';
 import { PreformattedError, confirm, filtersJson, formatCliError, type ContextProvider } from './images.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -64,7 +64,7 @@ export class VolumeRow implements StrictContext {
     return this.v.UsageData ? String(this.v.UsageData.RefCount) : 'N/A';
   }
   get Size(): string {
-    return this.v.UsageData && this.v.UsageData.Size !== -1 ? humanSizeWithPrecision(this.v.UsageData.Size, 3) : 'N/A';
+    return this.v.UsageData && this.v.UsageData.Size !== -1 ? humanSize(this.v.UsageData.Size) : 'N/A';
   }
   get Group(): string {
     return '';
