@@ -302,6 +302,27 @@ test('system df matches what is on disk; system prune reclaims it', async () => 
   assert.equal(imported.code, 0, imported.stderr);
 });
 
+test('berth volume prints what docker volume prints; volume events are published', async () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
+  const berth = (args: string[]) => runCli('berth', args, daemon);
+  const created = await berth(['volume', 'create', '--label', 'x=1', '-o', 'type=tmpfs', '-o', 'device=tmpfs', 'bv1']);
+  assert.equal(created.code, 0, created.stderr);
+  assert.equal(created.stdout, 'bv1\n');
+  await ok(['volume', 'create', 'bv2']);
+  for (const args of [['volume', 'ls'], ['volume', 'ls', '-q'], ['volume', 'ls', '--format', '{{json .}}'], ['volume', 'ls', '--filter', 'label=x'], ['volume', 'inspect', 'bv1', 'bv2']]) {
+    const b = await berth(args);
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(b.stdout, await ok(args), `berth ${args.join(' ')}`);
+  }
+  const missing = await berth(['volume', 'rm', 'bv1', 'nosuchvol']);
+  assert.equal(missing.code, 1);
+  assert.equal(missing.stdout, 'bv1\n');
+  assert.match(missing.stderr, /get nosuchvol: no such volume/);
+  await ok(['volume', 'rm', 'bv2']);
+  const events = await ok(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'type=volume', '--format', '{{.Action}} {{.Actor.ID}}']);
+  assert.match(events, /create bv1\ncreate bv2\ndestroy bv1\ndestroy bv2\n/);
+});
+
 test('volumes are listed after a daemon restart and still mount', async () => {
   await ok(['volume', 'create', 'survivor']);
   await ok(['run', '--rm', '-v', 'survivor:/s', 'busybox', 'sh', '-c', 'echo kept > /s/k']);

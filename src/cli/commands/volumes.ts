@@ -67,7 +67,7 @@ export class VolumeRow implements StrictContext {
     return this.v.UsageData && this.v.UsageData.Size !== -1 ? humanSize(this.v.UsageData.Size) : 'N/A';
   }
   get Group(): string {
-    return '';
+    return 'N/A';
   }
   get Availability(): string {
     return 'N/A';

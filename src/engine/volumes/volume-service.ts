@@ -126,10 +126,10 @@ export class VolumeService {
     return {
       CreatedAt: rfc3339(row.createdAt),
       Driver: row.driver,
-      Labels: row.doc.labels,
+      Labels: sortedKeys(row.doc.labels),
       Mountpoint: this.dataPath(row.name),
       Name: row.name,
-      Options: row.doc.options,
+      Options: sortedKeys(row.doc.options),
       Scope: 'local',
     };
   }
@@ -355,6 +355,12 @@ export class VolumeService {
       if (this.locks.get(name) === next) this.locks.delete(name);
     }
   }
+}
+
+/** Go marshals maps with sorted keys; clients compare output byte for byte. */
+function sortedKeys(m: Record<string, string> | null): Record<string, string> | null {
+  if (!m) return m;
+  return Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 function versionAtLeast(v: string, min: string): boolean {
