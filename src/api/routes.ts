@@ -7,6 +7,7 @@ import { registerContainerRoutes } from './routes/containers.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerImageRoutes } from './routes/images.js';
 import { registerSystemRoutes } from './routes/system.js';
+import { registerVolumeRoutes } from './routes/volumes.js';
 
 export function buildRouter(engine: Engine, daemon: DaemonFacts): Router {
   const router = new Router();
@@ -16,5 +17,6 @@ export function buildRouter(engine: Engine, daemon: DaemonFacts): Router {
   registerContainerRoutes(router, engine);
   registerContainerStreamRoutes(router, engine);
   registerExecRoutes(router, engine);
+  registerVolumeRoutes(router, engine);
   return router;
 }

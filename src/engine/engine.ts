@@ -7,12 +7,15 @@ import { ContentStore } from '../store/content-store.js';
 import { MetadataDb } from '../store/db.js';
 import { ImageRecords } from '../store/image-records.js';
 import { SnapshotStore } from '../store/snapshots.js';
+import { VolumeRecords } from '../store/volume-records.js';
 import { ContainerService } from './containers/container-service.js';
 import type { ContainerDoc } from './containers/types.js';
 import { ExecService } from './containers/exec-service.js';
 import { EventBus } from './events/event-bus.js';
 import { ImageService } from './images/image-service.js';
 import { ImageStore } from './images/image-store.js';
+import { SystemDiskUsage } from './volumes/disk-usage.js';
+import { VolumeService } from './volumes/volume-service.js';
 
 export interface EngineConfig {
   dataRoot: string;
@@ -29,6 +32,8 @@ export interface Engine {
   readonly containers: ContainerService;
   readonly execs: ExecService;
   readonly events: EventBus;
+  readonly volumes: VolumeService;
+  readonly diskUsage: SystemDiskUsage;
   close(): Promise<void>;
 }
 
@@ -49,14 +54,24 @@ export async function createEngine(config: EngineConfig, log: EngineLog = () => 
   });
   const events = new EventBus();
   const images = new ImageService(store, registry, events, path.join(config.dataRoot, 'tmp'));
+  const volumes = new VolumeService(new VolumeRecords(db), events, path.join(config.dataRoot, 'volumes'));
+  await volumes.init();
   const containers = new ContainerService(new ContainerRecords<ContainerDoc>(db), images, events, {
     dataRoot: config.dataRoot,
     execRoot: config.execRoot,
     defaultRuntime: config.defaultRuntime,
     runtimes: Object.fromEntries(Object.entries({ crun: '/usr/bin/crun', runc: '/usr/bin/runc' }).filter(([, p]) => existsSync(p))),
     log,
+    volumes,
   });
   await containers.recover();
+  const diskUsage = new SystemDiskUsage({
+    images,
+    containers,
+    volumes,
+    layerSizes: () => new Map(store.records.listLayers().map((l) => [l.chainId, l.size])),
+    containerUpperDir: (id) => path.join(config.dataRoot, 'containers', id, 'upper'),
+  });
   const execs = new ExecService(config.execRoot, events, (ref) => containers.execTarget(ref));
   return {
     config,
@@ -64,6 +79,8 @@ export async function createEngine(config: EngineConfig, log: EngineLog = () => 
     containers,
     execs,
     events,
+    volumes,
+    diskUsage,
     async close() {
       await registry.close();
       db.close();

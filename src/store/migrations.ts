@@ -73,4 +73,18 @@ export const MIGRATIONS: Migration[] = [
       `);
     },
   },
+  {
+    version: 4,
+    name: 'volumes',
+    up(db) {
+      db.exec(`
+        CREATE TABLE volumes (
+          name       TEXT PRIMARY KEY,
+          driver     TEXT NOT NULL,
+          created_at INTEGER NOT NULL,           -- ms
+          doc        TEXT NOT NULL               -- JSON: labels, driver options
+        );
+      `);
+    },
+  },
 ];

@@ -103,17 +103,3 @@ export function normalizeHostConfig(hc: HostConfig | undefined): HostConfig {
   if (out.Memory && out.Memory < 6 * 1024 * 1024) throw invalidArgument('Minimum memory limit allowed is 6MB');
   return out;
 }
-
-/** `src:dst[:opts]` binds; only host paths for now (named volumes arrive with the volumes work). */
-export function parseBind(bind: string): { source: string; destination: string; options: string[] } {
-  const parts = bind.split(':');
-  if (parts.length < 2 || parts.length > 3) throw invalidArgument(`invalid volume specification: '${bind}'`);
-  const [source, destination, mode = ''] = parts;
-  if (!destination.startsWith('/')) throw invalidArgument(`invalid volume specification: '${bind}': destination must be an absolute path`);
-  if (!source.startsWith('/')) throw invalidArgument(`named volumes are not supported yet: '${bind}'`);
-  const modes = mode ? mode.split(',') : [];
-  const options = ['rbind', modes.includes('ro') ? 'ro' : 'rw'];
-  for (const m of modes) if (['shared', 'slave', 'private', 'rshared', 'rslave', 'rprivate'].includes(m)) options.push(m);
-  if (!options.some((o) => /private|shared|slave/.test(o))) options.push('rprivate');
-  return { source, destination, options };
-}

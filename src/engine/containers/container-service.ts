@@ -20,7 +20,9 @@ import { resolveUser } from '../../runtime/user.js';
 import type { EventBus } from '../events/event-bus.js';
 import { parseTimestamp } from '../images/filters.js';
 import type { ImageService } from '../images/image-service.js';
-import { commandOf, generateName, mergeConfig, newContainerId, normalizeHostConfig, parseBind, validateName } from './container-config.js';
+import { commandOf, generateName, mergeConfig, newContainerId, normalizeHostConfig, validateName } from './container-config.js';
+import { mountView, parseBindSpec, planMounts, specMountsFor, type ContainerMount } from '../volumes/mount-specs.js';
+import type { VolumeService } from '../volumes/volume-service.js';
 import type { ExecTarget } from './exec-service.js';
 import { sampleStats, type StatsSample } from './stats.js';
 import { healthCommand, intervalMs, recordProbe, runProbe, timeoutMs, type HealthConfig } from './health.js';
@@ -39,6 +41,7 @@ export interface ContainerServiceOptions {
   defaultRuntime: string;
   runtimes: Record<string, string>;
   log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
+  volumes: VolumeService;
 }
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -97,6 +100,16 @@ export class ContainerService {
       const stopped: string[] = [];
       for (const c of this.records.usingImage(imageId)) (c.doc.State.Running ? running : stopped).push(c.id);
       return { running, stopped };
+    });
+    opts.volumes.setUsage((name) => {
+      const containers: string[] = [];
+      const running: string[] = [];
+      for (const r of this.records.list()) {
+        if (!mountsOf(r.doc).some((m) => m.type === 'volume' && m.name === name)) continue;
+        containers.push(r.id);
+        if (r.doc.State.Running) running.push(r.id);
+      }
+      return { containers, running };
     });
   }
 
@@ -186,6 +199,8 @@ export class ContainerService {
       }
       const exited = f.get('exited');
       if (exited?.length && (r.doc.State.Status !== 'exited' || !exited.includes(String(r.doc.State.ExitCode)))) return false;
+      const volumes = f.get('volume');
+      if (volumes?.length && !mountsOf(r.doc).some((m) => volumes.includes(m.destination) || volumes.includes(m.name || m.source))) return false;
       const ancestor = f.get('ancestor');
       if (ancestor?.length && !ancestor.some((a) => a === r.doc.Config.Image || a === r.imageId || this.imageIdOf(a) === r.imageId)) return false;
       return true;
@@ -210,7 +225,17 @@ export class ContainerService {
     const hostConfig = normalizeHostConfig(req.HostConfig);
     const runtimeName = (hostConfig.Runtime as string | undefined) || this.opts.defaultRuntime;
     this.runtime(runtimeName);
-    for (const b of hostConfig.Binds ?? []) parseBind(b);
+    const planned = planMounts(
+      {
+        binds: hostConfig.Binds ?? [],
+        mounts: hostConfig.Mounts ?? [],
+        volumes: Object.keys(config.Volumes ?? {}),
+        tmpfs: hostConfig.Tmpfs ?? {},
+        volumesFrom: hostConfig.VolumesFrom ?? [],
+      },
+      { mountsOf: (ref) => mountsOf(this.resolve(ref).doc), exists: (p) => existsSync(p) },
+    );
+    this.opts.volumes.checkMounts(planned);
     const net = hostConfig.NetworkMode!;
     if (!['bridge', 'none', 'host'].includes(net)) throw notFound(`network ${net} not found`);
 
@@ -251,11 +276,7 @@ export class ContainerService {
       ExecIDs: null,
       HostConfig: hostConfig,
       GraphDriver: { Name: 'overlay2', Data: { UpperDir: d.upper, WorkDir: d.work, MergedDir: d.rootfs } },
-      Mounts: (hostConfig.Binds ?? []).map((b) => {
-        const p = parseBind(b);
-        const rw = !p.options.includes('ro');
-        return { Type: 'bind', Source: p.source, Destination: p.destination, Mode: rw ? '' : 'ro', RW: rw, Propagation: p.options.find((o) => /private|shared|slave/.test(o)) ?? 'rprivate' };
-      }),
+      Mounts: [],
       Config: { ...config, Hostname: config.Hostname || id.slice(0, 12) },
       NetworkSettings: { Bridge: '', SandboxID: '', Ports: {}, Networks: {} },
       Berth: { runtime: runtimeName, layers: this.images.layerPaths(image) },
@@ -264,6 +285,10 @@ export class ContainerService {
     this.records.insert({ id, name: finalName, imageId: image.id, createdAt: Date.now(), doc });
     try {
       await Promise.all([mkdir(d.upper, { recursive: true }), mkdir(d.work, { recursive: true }), mkdir(d.persist, { recursive: true })]);
+      const mounts = await this.opts.volumes.resolveMounts(planned);
+      doc.Berth.mounts = mounts;
+      doc.Mounts = mounts.map(mountView);
+      this.records.update(id, doc);
     } catch (err) {
       this.records.remove(id);
       await rm(d.data, { recursive: true, force: true });
@@ -302,10 +327,7 @@ export class ContainerService {
       bindEtc('/etc/hostname', doc.HostnamePath),
       bindEtc('/etc/hosts', doc.HostsPath),
     ];
-    for (const b of hc.Binds ?? []) {
-      const p = parseBind(b);
-      mounts.push({ destination: p.destination, type: 'bind', source: p.source, options: p.options });
-    }
+    mounts.push(...specMountsFor(mountsOf(doc)));
     for (const [dest, optString] of Object.entries(hc.Tmpfs ?? {})) {
       mounts.push({ destination: dest, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', ...(optString ? optString.split(',') : [])] });
     }
@@ -392,6 +414,7 @@ export class ContainerService {
       await mountOverlay({ lowerDirs: row.doc.Berth.layers, upperDir: d.upper, workDir: d.work, target: d.rootfs });
     }
     try {
+      await this.opts.volumes.acquire(id, mountsOf(row.doc), d.rootfs);
       await this.writeEtcFiles(row);
       const user = await resolveUser(d.rootfs, row.doc.Config.User, row.doc.HostConfig.GroupAdd ?? []);
       const spec = generateSpec(this.specInput(row, user));
@@ -433,6 +456,7 @@ export class ContainerService {
       await Promise.all(hooks.map((h) => h(undefined).catch(() => undefined)));
       await rt.delete(id, { force: true }).catch(() => undefined);
       await unmount(d.rootfs).catch(() => undefined);
+      await this.opts.volumes.release(id, mountsOf(row.doc)).catch(() => undefined);
       row.doc.State = { ...row.doc.State, Status: 'created', Running: false, Pid: 0, ExitCode: startFailureCode(message), Error: message };
       this.save(row);
       this.events.publish('container', 'die', id, { exitCode: String(row.doc.State.ExitCode), image: row.doc.Config.Image, name: row.name });
@@ -517,11 +541,13 @@ export class ContainerService {
         FinishedAt: new Date().toISOString(),
       };
       this.save(row);
+      await this.opts.volumes.release(id, mountsOf(row.doc)).catch((e: Error) => this.opts.log('warn', `releasing volumes of ${id}: ${e.message}`));
       this.events.publish('container', 'die', id, { exitCode: String(code), image: row.doc.Config.Image, name: row.name });
       this.waits.emit(`exit:${id}`, code);
     });
     const row = this.records.get(id);
-    if (row?.doc.HostConfig.AutoRemove) await this.remove(id, { force: true }).catch(() => undefined);
+    // Docker removes an --rm container's anonymous volumes with it.
+    if (row?.doc.HostConfig.AutoRemove) await this.remove(id, { force: true, volumes: true }).catch(() => undefined);
     else if (row && this.shouldRestart(row, code)) this.scheduleRestart(row);
   }
 
@@ -674,6 +700,7 @@ export class ContainerService {
       this.records.remove(row.id);
       await Promise.all([rm(d.data, { recursive: true, force: true }), rm(d.bundle, { recursive: true, force: true }), rm(path.join(d.exits, row.id), { force: true })]);
     });
+    if (opts.volumes) await this.opts.volumes.removeAnonymous(mountsOf(row.doc));
     this.events.publish('container', 'destroy', row.id, { image: row.doc.Config.Image, name: row.name });
     this.waits.emit(`removed:${row.id}`, row.doc.State.ExitCode);
   }
@@ -1008,4 +1035,19 @@ function conmonAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** The container's mounts; containers made before volumes existed only had host binds. */
+function mountsOf(doc: ContainerDoc): ContainerMount[] {
+  if (doc.Berth.mounts) return doc.Berth.mounts;
+  const legacy: ContainerMount[] = [];
+  for (const b of doc.HostConfig.Binds ?? []) {
+    try {
+      const m = parseBindSpec(b);
+      if (m.type === 'bind') legacy.push(m);
+    } catch {
+      // a bind berth accepted earlier and no longer parses: leave it out rather than fail the container
+    }
+  }
+  return legacy;
 }

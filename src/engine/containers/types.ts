@@ -1,3 +1,5 @@
+import type { ApiMount, ContainerMount } from '../volumes/mount-specs.js';
+
 /** The container model, kept in Docker's inspect shape so the API can return it as it is. */
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
@@ -83,6 +85,8 @@ export interface HostConfig {
   Dns?: string[] | null;
   DnsSearch?: string[] | null;
   DnsOptions?: string[] | null;
+  Mounts?: ApiMount[] | null;
+  VolumesFrom?: string[] | null;
   [key: string]: unknown;
 }
 
@@ -111,7 +115,15 @@ export interface ContainerDoc {
   Config: ContainerConfig;
   NetworkSettings: Record<string, unknown>;
   /** berth's own bookkeeping, not shown by inspect. */
-  Berth: { runtime: string; conmonPid?: number; layers: string[]; manualStop?: boolean; restartDelayMs?: number };
+  Berth: {
+    runtime: string;
+    conmonPid?: number;
+    layers: string[];
+    manualStop?: boolean;
+    restartDelayMs?: number;
+    /** The container's resolved mounts (binds, volumes, --mount tmpfs); absent on containers made before volumes. */
+    mounts?: ContainerMount[];
+  };
 }
 
 /** What POST /containers/create receives. */
