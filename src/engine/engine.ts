@@ -7,6 +7,9 @@ import { ContentStore } from '../store/content-store.js';
 import { MetadataDb } from '../store/db.js';
 import { ImageRecords } from '../store/image-records.js';
 import { SnapshotStore } from '../store/snapshots.js';
+import { BuildCacheRecords } from '../store/build-cache-records.js';
+import { BuildCache } from './build/build-cache.js';
+import { BuildService } from './build/build-service.js';
 import { ContainerService } from './containers/container-service.js';
 import type { ContainerDoc } from './containers/types.js';
 import { ExecService } from './containers/exec-service.js';
@@ -29,6 +32,7 @@ export interface Engine {
   readonly containers: ContainerService;
   readonly execs: ExecService;
   readonly events: EventBus;
+  readonly builds: BuildService;
   close(): Promise<void>;
 }
 
@@ -58,12 +62,20 @@ export async function createEngine(config: EngineConfig, log: EngineLog = () => 
   });
   await containers.recover();
   const execs = new ExecService(config.execRoot, events, (ref) => containers.execTarget(ref));
+  const builds = new BuildService(
+    images,
+    containers,
+    new BuildCache(new BuildCacheRecords(db), (id) => images.exists(id as `sha256:${string}`)),
+    path.join(config.dataRoot, 'tmp', 'build'),
+    log,
+  );
   return {
     config,
     images,
     containers,
     execs,
     events,
+    builds,
     async close() {
       await registry.close();
       db.close();
