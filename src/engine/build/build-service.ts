@@ -257,6 +257,8 @@ class BuildRun {
       const name = this.images.tagBuilt(final.image.id, t);
       this.say(`Successfully tagged ${name}\n`);
     }
+    // With -q the daemon's only output is the ID, which the CLI prints.
+    if (this.opts.quiet) this.out({ stream: `${final.image.id}\n` });
     return final.image.id;
   }
 
