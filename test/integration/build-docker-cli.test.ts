@@ -143,3 +143,27 @@ test('.dockerignore excludes files from COPY, --target stops at a stage, -q prin
   const ls = await docker(['run', '--rm', 'ignore:1', 'sh', '-c', 'ls -a /ctx | sort | tr "\\n" " "; test -e /second && echo second']);
   assert.equal(ls.stdout, '. .. .dockerignore Dockerfile keep.txt ');
 });
+
+test('berth build: build args reach RUN (and its history), --iidfile, a failing RUN exits with its code; builder prune', async () => {
+  const dir = await context('berth', { Dockerfile: 'FROM busybox\nARG WHO\nRUN echo "hello $WHO" > /greeting\n', 'fail/Dockerfile': 'FROM busybox\nRUN exit 5\n' });
+  const iid = join(work, 'iid');
+  const built = await runCli('berth', ['build', '--build-arg', 'WHO=berth', '--iidfile', iid, '-t', 'berth-built', dir], daemon);
+  assert.equal(built.code, 0, built.stderr + built.stdout);
+  assert.match(built.stdout, /Step 3\/3 : RUN echo "hello \$WHO" > \/greeting\n ---> Running in /);
+  const id = (await import('node:fs/promises')).readFile(iid, 'utf8');
+  assert.match(await id, /^sha256:[0-9a-f]{64}$/);
+  const out = await docker(['run', '--rm', 'berth-built', 'cat', '/greeting']);
+  assert.equal(out.stdout, 'hello berth\n');
+  const history = await docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'berth-built']);
+  assert.equal(history.stdout.split('\n')[0], '|1 WHO=berth /bin/sh -c echo "hello $WHO" > /greeting');
+
+  const failed = await runCli('berth', ['build', '--force-rm', '-f', join(dir, 'fail/Dockerfile'), dir], daemon);
+  assert.equal(failed.code, 5);
+  assert.match(failed.stderr, /The command '\/bin\/sh -c exit 5' returned a non-zero code: 5/);
+
+  const prune = await docker(['builder', 'prune', '-f']);
+  assert.equal(prune.code, 0, prune.stderr);
+  assert.match(prune.stdout, /Total reclaimed space/);
+  const rebuilt = await runCli('berth', ['build', '--build-arg', 'WHO=berth', dir], daemon);
+  assert.doesNotMatch(rebuilt.stdout, /Using cache/);
+});
