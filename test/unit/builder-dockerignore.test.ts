@@ -50,12 +50,14 @@ describe('createIgnoreMatcher: ignores', () => {
     expectIgnored('a/**/z', ['a/z', 'a/b/z', 'a/b/c/z'], ['z', 'b/a/z']);
     expectIgnored('logs/**', ['logs/a', 'logs/a/b'], ['logs', 'other']);
     expectIgnored('**', ['a', 'a/b'], []);
+    expectIgnored('**foo', ['foo', 'barfoo', 'a/xfoo'], ['foox']);
   });
 
   it('character classes, negated with ! or ^', () => {
     expectIgnored('[ab].txt', ['a.txt', 'b.txt'], ['c.txt']);
-    expectIgnored('[!ab].txt', ['c.txt'], ['a.txt']);
     expectIgnored('[^ab].txt', ['c.txt'], ['b.txt']);
+    // as in Docker, which hands the class to Go's regexp: ! does not negate
+    expectIgnored('[!ab].txt', ['a.txt', '!.txt'], ['c.txt']);
     expectIgnored('v[0-9]', ['v1'], ['vx']);
   });
 
