@@ -54,7 +54,7 @@ export type Instruction = Base &
   );
 
 export type InstructionKind = Instruction['kind'];
-export type InstructionOf<K extends InstructionKind> = Extract<Instruction, { kind: K }>;
+export type InstructionOf<K extends InstructionKind> = Instruction & { kind: K };
 
 export interface Stage {
   index: number;
@@ -85,7 +85,7 @@ export function parseDockerfile(text: string, options: ParseOptions = {}): Docke
   for (const l of split.lines) {
     let inst: Instruction;
     try {
-      inst = parseInstructionLine(l.text, split.escape, l.startLine);
+      inst = buildInstruction(l.text, split.escape, l.startLine);
     } catch (err) {
       if (err instanceof InstructionError) throw invalidArgument(`dockerfile parse error on line ${l.startLine}: ${err.message}`);
       throw err;

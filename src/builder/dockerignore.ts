@@ -35,7 +35,7 @@ export interface IgnoreMatcher {
 interface CompiledPattern {
   text: string;
   exclusion: boolean;
-  regex: RegExp;
+  regex: { test(path: string): boolean };
   segments: string[];
 }
 
@@ -131,12 +131,12 @@ function toRegexSource(pattern: string): string {
     } else if (ch === '?') {
       out += '[^/]';
     } else if (ch === '[') {
+      // Docker hands classes to Go's regexp as they are: `[^a]` negates, while `[!a]` is a class holding `!`.
       inClass = true;
       out += '[';
-      // filepath.Match negates with ^ or !; a class never matches the separator
-      if (chars[i + 1] === '!' || chars[i + 1] === '^') {
+      if (chars[i + 1] === '^') {
         i++;
-        out += '^/';
+        out += '^';
       }
     } else if (ch === '\\') {
       if (i + 1 < chars.length) out += escapeLiteral(chars[++i] as string);
@@ -156,7 +156,13 @@ function escapeLiteral(ch: string): string {
   return /[A-Za-z0-9_]/.test(ch) ? ch : '\\' + ch;
 }
 
-function compilePattern(pattern: string): RegExp {
+/** A matcher for one cleaned pattern. */
+function compilePattern(pattern: string): { test(path: string): boolean } {
+  // Docker matches a leading `**` followed by plain text as a bare suffix: `**foo` matches "barfoo" and "a/xfoo".
+  if (pattern.startsWith('**') && !/[*?[\]\\]/.test(pattern.slice(2))) {
+    const suffix = pattern.slice(2);
+    return { test: (path) => path.endsWith(suffix) || (suffix.startsWith('/') && path === suffix.slice(1)) };
+  }
   try {
     return new RegExp(`^${toRegexSource(pattern)}$`, 's');
   } catch {
@@ -164,6 +170,6 @@ function compilePattern(pattern: string): RegExp {
   }
 }
 
-function compileSegment(segment: string): RegExp {
+function compileSegment(segment: string): { test(path: string): boolean } {
   return compilePattern(segment);
 }
