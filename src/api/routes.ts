@@ -2,6 +2,7 @@
 import type { Engine } from '../engine/engine.js';
 import type { DaemonFacts } from '../engine/system/system-info.js';
 import { Router } from './router.js';
+import { registerBuildRoutes } from './routes/build.js';
 import { registerContainerStreamRoutes, registerExecRoutes } from './routes/container-streams.js';
 import { registerContainerRoutes } from './routes/containers.js';
 import { registerEventRoutes } from './routes/events.js';
@@ -18,5 +19,6 @@ export function buildRouter(engine: Engine, daemon: DaemonFacts): Router {
   registerContainerStreamRoutes(router, engine);
   registerExecRoutes(router, engine);
   registerVolumeRoutes(router, engine);
+  registerBuildRoutes(router, engine);
   return router;
 }

@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { BerthError } from '../errors.js';
 import { DEFAULT_HOST } from './api-client.js';
 import { registerAuthCommands } from './commands/auth.js';
+import { registerBuildCommands } from './commands/build.js';
 import { registerContainerCommands } from './commands/containers.js';
 import { formatCliError, registerImageCommands } from './commands/images.js';
 import { registerSystemCommands } from './commands/system.js';
@@ -68,6 +69,7 @@ export function buildProgram(io: CliIo, version: string, context: () => CliConte
   registerContainerCommands(program, context);
   registerAuthCommands(program, context);
   registerVolumeCommands(program, context);
+  registerBuildCommands(program, context);
   return program;
 }
 

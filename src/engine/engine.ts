@@ -8,6 +8,9 @@ import { MetadataDb } from '../store/db.js';
 import { ImageRecords } from '../store/image-records.js';
 import { SnapshotStore } from '../store/snapshots.js';
 import { VolumeRecords } from '../store/volume-records.js';
+import { BuildCacheRecords } from '../store/build-cache-records.js';
+import { BuildCache } from './build/build-cache.js';
+import { BuildService } from './build/build-service.js';
 import { ContainerService } from './containers/container-service.js';
 import type { ContainerDoc } from './containers/types.js';
 import { ExecService } from './containers/exec-service.js';
@@ -34,6 +37,7 @@ export interface Engine {
   readonly events: EventBus;
   readonly volumes: VolumeService;
   readonly diskUsage: SystemDiskUsage;
+  readonly builds: BuildService;
   close(): Promise<void>;
 }
 
@@ -65,12 +69,20 @@ export async function createEngine(config: EngineConfig, log: EngineLog = () => 
     volumes,
   });
   await containers.recover();
+  const builds = new BuildService(
+    images,
+    containers,
+    new BuildCache(new BuildCacheRecords(db), (id) => images.exists(id as `sha256:${string}`)),
+    path.join(config.dataRoot, 'tmp', 'build'),
+    log,
+  );
   const diskUsage = new SystemDiskUsage({
     images,
     containers,
     volumes,
     layerSizes: () => new Map(store.records.listLayers().map((l) => [l.chainId, l.size])),
     containerUpperDir: (id) => path.join(config.dataRoot, 'containers', id, 'upper'),
+    buildCache: () => builds.diskUsage(),
   });
   const execs = new ExecService(config.execRoot, events, (ref) => containers.execTarget(ref));
   return {
@@ -81,6 +93,7 @@ export async function createEngine(config: EngineConfig, log: EngineLog = () => 
     events,
     volumes,
     diskUsage,
+    builds,
     async close() {
       await registry.close();
       db.close();

@@ -87,4 +87,24 @@ export const MIGRATIONS: Migration[] = [
       `);
     },
   },
+  {
+    version: 5,
+    name: 'build cache',
+    up(db) {
+      db.exec(`
+        CREATE TABLE build_cache (
+          key           TEXT PRIMARY KEY,      -- sha256 of parent image ID + the step as the cache sees it
+          image_id      TEXT NOT NULL,         -- the image the step produced
+          parent_id     TEXT NOT NULL,         -- '' for a step on scratch
+          description   TEXT NOT NULL,         -- the step's created_by
+          size          INTEGER NOT NULL,      -- bytes of the layer the step added (0 for config-only steps)
+          created_at    INTEGER NOT NULL,      -- ms
+          last_used_at  INTEGER NOT NULL,      -- ms
+          usage_count   INTEGER NOT NULL
+        );
+        CREATE INDEX build_cache_image_id ON build_cache(image_id);
+        CREATE INDEX build_cache_parent_id ON build_cache(parent_id);
+      `);
+    },
+  },
 ];

@@ -819,6 +819,11 @@ export class ContainerService {
     });
   }
 
+  /** The container's overlay upper dir: its changes, which the builder commits as a RUN step's layer. */
+  upperDir(ref: string): string {
+    return this.dirs(this.resolve(ref).id).upper;
+  }
+
   /** docker commit: the container's changes (its overlay upper dir) as a new layer on its image. */
   async commit(
     ref: string,

@@ -267,6 +267,61 @@ export class ImageService {
     return id;
   }
 
+  /**
+   * One builder step as an image: `base` (null for scratch) plus, when given, one layer tar, with `config` as the new
+   * container config and one history entry. A step without a layer is recorded as Docker does: `empty_layer: true`.
+   */
+  async commitBuildStep(
+    base: ImageRecord | null,
+    opts: { layerTar?: Readable; config: Record<string, unknown>; createdBy: string; doc?: Record<string, unknown>; platform?: string },
+  ): Promise<{ id: Digest; layerSize: number }> {
+    const baseConfig: Record<string, unknown> = base
+      ? (JSON.parse(base.config) as Record<string, unknown>)
+      : (() => {
+          const p = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
+          return { architecture: p.architecture, os: p.os, ...(p.variant ? { variant: p.variant } : {}) };
+        })();
+    const baseLayers = (base?.layers ?? []).map((c) => this.store.records.getLayer(c)!);
+    const doc = { ...(base ? { parent: base.id } : {}), ...(opts.doc ?? {}) };
+    if (opts.layerTar) {
+      const layer = await storeLayer(this.store, opts.layerTar, { compression: 'none', parent: base?.topLayer ?? null });
+      const id = this.registerWithLayer(baseConfig, baseLayers, layer, { config: opts.config, history: { created_by: opts.createdBy }, doc });
+      return { id, layerSize: layer.size };
+    }
+    const created = new Date().toISOString();
+    const prior = baseConfig as { rootfs?: { diff_ids?: string[] }; history?: unknown[] };
+    const config = {
+      ...baseConfig,
+      created,
+      config: opts.config,
+      rootfs: { type: 'layers', diff_ids: [...(prior.rootfs?.diff_ids ?? [])] },
+      history: [...(prior.history ?? []), { created, created_by: opts.createdBy, empty_layer: true }],
+    };
+    const raw = JSON.stringify(config);
+    const id = sha256Digest(raw);
+    registerImage(this.store, { id, rawConfig: raw, config: config as unknown as ImageConfig, layers: baseLayers, doc });
+    return { id, layerSize: 0 };
+  }
+
+  /** Tags an image the builder made (`docker build -t`), without the event noise of `docker tag`. */
+  tagBuilt(id: Digest, name: string): string {
+    const ref = withDefaultTag(parseReference(name));
+    if (ref.digest) throw invalidArgument('refusing to create a tag with a digest reference');
+    this.store.records.tag(referenceString(ref), id);
+    this.events.publish('image', 'tag', id, { name: familiarString(ref) });
+    return familiarString(ref);
+  }
+
+  /** Whether an image ID is (still) stored. */
+  exists(id: Digest): boolean {
+    return this.store.records.getImage(id) !== undefined;
+  }
+
+  /** The unpacked layer directories of an image, bottom first, for reading files without a mount. */
+  snapshotDirs(img: ImageRecord): string[] {
+    return img.layers.map((c) => this.store.snapshots.fsPath(c));
+  }
+
   /** POST /images/create?fromSrc=: a root filesystem tarball becomes a one-layer image. */
   async import(
     source: Readable,

@@ -26,6 +26,8 @@ export interface DiskUsageDeps {
   /** Unpacked size of every layer, by chain ID. */
   layerSizes(): Map<string, number>;
   containerUpperDir(id: string): string;
+  /** The builder's cache records, in Docker's BuildCache shape. */
+  buildCache(): Promise<unknown[]>;
 }
 
 /** Per image: how many bytes of its layers other images share too. */
@@ -80,7 +82,7 @@ export class SystemDiskUsage {
       }
     }
     if (want('volume')) out.Volumes = await this.deps.volumes.diskUsage();
-    if (want('build-cache')) out.BuildCache = [];
+    if (want('build-cache')) out.BuildCache = await this.deps.buildCache();
     return out;
   }
 }

@@ -1,0 +1,257 @@
+/**
+ * The line level of the Dockerfile grammar, as Docker's parser reads it: parser directives, comments, line
+ * continuations, the instruction keyword, leading `--flags`, and the per-instruction argument shapes (JSON array,
+ * whitespace list, key=value words, the rest of the line). No meaning is given to any instruction here.
+ */
+import { invalidArgument } from '../errors.js';
+
+export type EscapeChar = '\\' | '`';
+
+/** One logical line: continuations joined, comments inside them dropped. */
+export interface LogicalLine {
+  /** 1-based line of the first physical line */
+  startLine: number;
+  endLine: number;
+  text: string;
+}
+
+export interface SplitResult {
+  escape: EscapeChar;
+  lines: LogicalLine[];
+  warnings: string[];
+}
+
+const DIRECTIVE = /^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$/;
+const KNOWN_DIRECTIVES = new Set(['escape', 'syntax', 'check']);
+
+class Directives {
+  escape: EscapeChar = '\\';
+  private done = false;
+  private readonly seen = new Set<string>();
+  readonly warnings: string[] = [];
+
+  /** Directives count only until the first line that is not one (an instruction, a comment, a blank line). */
+  consider(line: string): void {
+    if (this.done) return;
+    const m = DIRECTIVE.exec(line);
+    const key = m?.[1]?.toLowerCase();
+    if (!m || key === undefined || !KNOWN_DIRECTIVES.has(key)) {
+      this.done = true;
+      return;
+    }
+    if (this.seen.has(key)) throw invalidArgument(`only one ${key} parser directive can be used`);
+    this.seen.add(key);
+    const value = m[2] as string;
+    if (key === 'escape') {
+      if (value !== '`' && value !== '\\') throw invalidArgument(`invalid escape token '${value}' does not match \` or \\`);
+      this.escape = value;
+    } else if (key === 'syntax') {
+      this.warnings.push(`syntax directive "${value}" ignored: berth builds with its built-in Dockerfile frontend`);
+    }
+  }
+
+  /** The escape char plus trailing blanks at the end of a line continues it. */
+  trimContinuation(line: string): { text: string; ends: boolean } {
+    const re = this.escape === '`' ? /`[ \t]*$/ : /\\[ \t]*$/;
+    if (re.test(line)) return { text: line.replace(re, ''), ends: false };
+    return { text: line, ends: true };
+  }
+}
+
+const isCommentLine = (line: string): boolean => /^\s*#/.test(line);
+const trimLeftSpace = (s: string): string => s.replace(/^\s+/u, '');
+
+/** Splits a Dockerfile's text into logical lines, reading parser directives on the way. */
+export function splitLogicalLines(text: string): SplitResult {
+  const d = new Directives();
+  const physical = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  if (physical.length > 0 && physical[physical.length - 1] === '') physical.pop();
+  const lines: LogicalLine[] = [];
+  let emptyContinuation = false;
+  let i = 0;
+  while (i < physical.length) {
+    const first = trimLeftSpace(physical[i] as string);
+    d.consider(first);
+    i++;
+    const startLine = i;
+    let { text: line, ends } = d.trimContinuation(first.startsWith('#') ? '' : first);
+    if (ends && line === '') continue;
+    let hasEmpty = false;
+    while (!ends && i < physical.length) {
+      const raw = physical[i] as string;
+      d.consider(raw);
+      i++;
+      if (isCommentLine(raw)) continue;
+      if (raw.trim() === '') {
+        hasEmpty = true;
+        continue;
+      }
+      const cont = d.trimContinuation(raw);
+      line += cont.text;
+      ends = cont.ends;
+    }
+    if (hasEmpty) {
+      emptyContinuation = true;
+      d.warnings.push(`[WARNING]: Empty continuation line found in:\n    ${line}`);
+    }
+    lines.push({ startLine, endLine: i, text: line });
+  }
+  if (emptyContinuation) d.warnings.push('[WARNING]: Empty continuation lines will become errors in a future release.');
+  return { escape: d.escape, lines, warnings: d.warnings };
+}
+
+/** `FROM --platform=x img` -> keyword "from", flags ["--platform=x"], rest "img". */
+export function splitCommand(line: string): { keyword: string; word: string; flags: string[]; rest: string } {
+  const trimmed = line.trim();
+  const m = /[\t\v\f\r ]+/.exec(trimmed);
+  const word = m ? trimmed.slice(0, m.index) : trimmed;
+  const after = m ? trimmed.slice(m.index + m[0].length) : '';
+  const { rest, flags } = after === '' ? { rest: '', flags: [] } : extractFlags(after);
+  return { keyword: word.toLowerCase(), word, flags, rest: rest.trim() };
+}
+
+/**
+ * Leading words that start with `--` are the instruction's flags (quotes and backslashes processed inside
+ * them); a bare `--` ends them. The escape directive does not apply here: Docker always uses backslash.
+ */
+function extractFlags(line: string): { rest: string; flags: string[] } {
+  const flags: string[] = [];
+  let phase: 'spaces' | 'word' | 'quote' = 'spaces';
+  let word = '';
+  let quote = '';
+  let blankOk = false;
+  for (let pos = 0; pos <= line.length; pos++) {
+    const atEnd = pos === line.length;
+    let ch = atEnd ? '' : (line[pos] as string);
+    if (phase === 'spaces') {
+      if (atEnd) break;
+      if (/\s/.test(ch)) continue;
+      if (ch !== '-' || line[pos + 1] !== '-') return { rest: line.slice(pos), flags };
+      phase = 'word';
+    }
+    if (atEnd) {
+      if (word !== '--' && (blankOk || word.length > 0)) flags.push(word);
+      break;
+    }
+    if (phase === 'word') {
+      if (/\s/.test(ch)) {
+        phase = 'spaces';
+        if (word === '--') return { rest: line.slice(pos), flags };
+        if (blankOk || word.length > 0) flags.push(word);
+        word = '';
+        blankOk = false;
+        continue;
+      }
+      if (ch === "'" || ch === '"') {
+        quote = ch;
+        blankOk = true;
+        phase = 'quote';
+        continue;
+      }
+      if (ch === '\\') {
+        if (pos + 1 === line.length) continue;
+        pos++;
+        ch = line[pos] as string;
+      }
+      word += ch;
+      continue;
+    }
+    // inside quotes
+    if (ch === quote) {
+      phase = 'word';
+      continue;
+    }
+    if (ch === '\\') {
+      if (pos + 1 === line.length) {
+        phase = 'word';
+        continue;
+      }
+      pos++;
+      ch = line[pos] as string;
+    }
+    word += ch;
+  }
+  return { rest: '', flags };
+}
+
+/**
+ * Words separated by unquoted whitespace, quotes and escapes KEPT (they are removed later, by expansion).
+ * An escape at the very end of the line is dropped.
+ */
+export function parseWords(rest: string, escape: EscapeChar): string[] {
+  const chars = Array.from(rest);
+  const words: string[] = [];
+  let phase: 'spaces' | 'word' | 'quote' = 'spaces';
+  let quote = '';
+  let blankOk = false;
+  let word = '';
+  for (let pos = 0; pos <= chars.length; pos++) {
+    const atEnd = pos === chars.length;
+    let ch = atEnd ? '' : (chars[pos] as string);
+    if (phase === 'spaces') {
+      if (atEnd) break;
+      if (/\s/u.test(ch)) continue;
+      phase = 'word';
+    }
+    if (atEnd) {
+      if (blankOk || word.length > 0) words.push(word);
+      break;
+    }
+    if (phase === 'word') {
+      if (/\s/u.test(ch)) {
+        phase = 'spaces';
+        if (blankOk || word.length > 0) words.push(word);
+        word = '';
+        blankOk = false;
+        continue;
+      }
+      if (ch === "'" || ch === '"') {
+        quote = ch;
+        blankOk = true;
+        phase = 'quote';
+      }
+      if (ch === escape) {
+        if (pos + 1 === chars.length) continue;
+        word += ch;
+        pos++;
+        ch = chars[pos] as string;
+      }
+      word += ch;
+      continue;
+    }
+    if (ch === quote) phase = 'word';
+    if (ch === escape && quote !== "'") {
+      if (pos + 1 === chars.length) {
+        phase = 'word';
+        continue;
+      }
+      pos++;
+      word += ch;
+      ch = chars[pos] as string;
+    }
+    word += ch;
+  }
+  return words;
+}
+
+export const NOT_STRING_ARRAY = 'when using JSON array syntax, arrays must be comprised of strings only';
+
+/** A JSON array of strings, or undefined when the text is not JSON (then it is shell form). */
+export function parseJsonArray(rest: string): string[] | undefined {
+  const t = trimLeftSpace(rest);
+  if (!t.startsWith('[')) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(t);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(parsed)) return undefined;
+  if (!parsed.every((v): v is string => typeof v === 'string')) throw invalidArgument(NOT_STRING_ARRAY);
+  return parsed;
+}
+
+/** Docker splits whitespace lists on blanks only (not newlines, which cannot occur in a logical line anyway). */
+export function splitWhitespace(rest: string): string[] {
+  return rest === '' ? [] : rest.split(/[\t\v\f\r ]+/);
+}
