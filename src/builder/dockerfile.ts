@@ -111,6 +111,9 @@ export function parseDockerfile(text: string, options: ParseOptions = {}): Docke
       throw err;
     }
     if (inst.kind === 'FROM') {
+      if (inst.stageName && stages.some((s) => s.name === inst.stageName)) {
+        throw invalidArgument(`${inst.stageName} stage name already used`);
+      }
       stages.push({ index: stages.length, ...(inst.stageName ? { name: inst.stageName } : {}), from: inst, instructions: [] });
       continue;
     }

@@ -161,6 +161,7 @@ describe('parseDockerfile: FROM', () => {
     );
     invalid(() => parseDockerfile('FROM --foo=bar a\n'), 'dockerfile parse error on line 1: Unknown flag: foo');
     invalid(() => parseDockerfile('FROM --platform a\n'), 'dockerfile parse error on line 1: Missing a value on flag: platform');
+    invalid(() => parseDockerfile('FROM a AS x\nFROM b AS X\n'), 'x stage name already used');
   });
 });
 
