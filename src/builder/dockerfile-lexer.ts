@@ -4,15 +4,31 @@
  * whitespace list, key=value words, the rest of the line). No meaning is given to any instruction here.
  */
 import { invalidArgument } from '../errors.js';
+import { heredocNameWords } from './expand.js';
 
 export type EscapeChar = '\\' | '`';
 
-/** One logical line: continuations joined, comments inside them dropped. */
+/** A here-document of RUN/COPY/ADD (`<<EOF` ... `EOF`). */
+export interface Heredoc {
+  /** the terminator word, quotes removed; for COPY/ADD also the name of the file it makes */
+  name: string;
+  /** the body, each line ending in "\n"; with `<<-` leading tabs are already removed */
+  content: string;
+  /** false when the terminator was quoted: the body is then taken literally */
+  expand: boolean;
+  /** `<<-` */
+  chomp: boolean;
+  /** `3<<EOF`: the file descriptor the shell reads it on (0 when not given) */
+  fd: number;
+}
+
+/** One logical line: continuations joined, comments inside them dropped, heredoc bodies collected. */
 export interface LogicalLine {
   /** 1-based line of the first physical line */
   startLine: number;
   endLine: number;
   text: string;
+  heredocs: Heredoc[];
 }
 
 export interface SplitResult {
@@ -50,10 +66,13 @@ class Directives {
     }
   }
 
-  /** The escape char plus trailing blanks at the end of a line continues it. */
+  /**
+   * The escape char plus trailing blanks at the end of a line continues it, unless that escape char is itself
+   * escaped: a line ending in two of them ends there.
+   */
   trimContinuation(line: string): { text: string; ends: boolean } {
-    const re = this.escape === '`' ? /`[ \t]*$/ : /\\[ \t]*$/;
-    if (re.test(line)) return { text: line.replace(re, ''), ends: false };
+    const re = this.escape === '`' ? /(^|[^`])`[ \t]*$/ : /(^|[^\\])\\[ \t]*$/;
+    if (re.test(line)) return { text: line.replace(re, '$1'), ends: false };
     return { text: line, ends: true };
   }
 }
@@ -94,10 +113,64 @@ export function splitLogicalLines(text: string): SplitResult {
       emptyContinuation = true;
       d.warnings.push(`[WARNING]: Empty continuation line found in:\n    ${line}`);
     }
-    lines.push({ startLine, endLine: i, text: line });
+    const heredocs: Heredoc[] = [];
+    for (const h of heredocHeads(line)) {
+      let content = '';
+      let terminated = false;
+      while (i < physical.length) {
+        const raw = physical[i] as string;
+        i++;
+        if ((h.chomp ? raw.replace(/^\t+/, '') : raw) === h.name) {
+          terminated = true;
+          break;
+        }
+        content += (h.chomp ? raw.replace(/^\t+/, '') : raw) + '\n';
+      }
+      if (!terminated) throw invalidArgument('unterminated heredoc');
+      heredocs.push({ ...h, content });
+    }
+    lines.push({ startLine, endLine: i, text: line, heredocs });
   }
   if (emptyContinuation) d.warnings.push('[WARNING]: Empty continuation lines will become errors in a future release.');
   return { escape: d.escape, lines, warnings: d.warnings };
+}
+
+const HEREDOC_INSTRUCTIONS = new Set(['run', 'copy', 'add']);
+const HEREDOC_WORD = /^(\d*)<<(-?)\s*([^<]*)$/;
+
+/** The heredocs a RUN/COPY/ADD line opens, in order (bodies not read yet). JSON forms have none. */
+function heredocHeads(line: string): Array<Omit<Heredoc, 'content'>> {
+  if (!line.includes('<<')) return [];
+  const { keyword, rest } = splitCommand(line);
+  if (!HEREDOC_INSTRUCTIONS.has(keyword)) return [];
+  try {
+    if (parseJsonArray(rest)) return [];
+  } catch {
+    return []; // a broken JSON array fails later, with Docker's message
+  }
+  const heads: Array<Omit<Heredoc, 'content'>> = [];
+  for (const word of parseWords(rest, '\\')) {
+    const h = parseHeredocWord(word);
+    if (h) heads.push(h);
+  }
+  return heads;
+}
+
+/** `<<EOF`, `<<-"EOF"`, `3<<'END'` -> its parts; anything else -> undefined. */
+export function parseHeredocWord(word: string): Omit<Heredoc, 'content'> | undefined {
+  const m = HEREDOC_WORD.exec(word);
+  const rest = m?.[3];
+  if (!m || !rest) return undefined;
+  let names: string[];
+  try {
+    names = heredocNameWords(rest);
+  } catch {
+    return undefined;
+  }
+  if (names.length !== 1) return undefined;
+  const name = names[0] as string;
+  const quotes = (s: string): number => (s.match(/['"]/g) ?? []).length;
+  return { name, expand: quotes(name) === quotes(rest), chomp: m[2] === '-', fd: m[1] ? Number(m[1]) : 0 };
 }
 
 /** `FROM --platform=x img` -> keyword "from", flags ["--platform=x"], rest "img". */

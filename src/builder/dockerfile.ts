@@ -5,6 +5,8 @@
 import { BerthError, invalidArgument } from '../errors.js';
 import {
   type EscapeChar,
+  type Heredoc,
+  parseHeredocWord,
   parseJsonArray,
   parseWords,
   splitCommand,
@@ -12,6 +14,8 @@ import {
   splitWhitespace,
 } from './dockerfile-lexer.js';
 import { parseGoDuration } from './go-duration.js';
+
+export type { EscapeChar, Heredoc } from './dockerfile-lexer.js';
 
 export type CommandForm = { form: 'exec'; args: string[] } | { form: 'shell'; line: string };
 
@@ -27,13 +31,29 @@ interface Base {
 export type Instruction = Base &
   (
     | { kind: 'FROM'; image: string; stageName?: string }
-    | { kind: 'RUN'; command: CommandForm }
+    | {
+        kind: 'RUN';
+        /**
+         * With heredocs this is already the script Docker runs: the body alone for `RUN <<EOF`, else the line
+         * followed by each body and terminator for the shell to read.
+         */
+        command: CommandForm;
+        /** only when the line opens heredocs. One heredoc whose body starts with "#!" is to be run as a file */
+        heredocs?: Heredoc[];
+      }
     | { kind: 'CMD' | 'ENTRYPOINT'; command: CommandForm }
     | { kind: 'SHELL'; shell: string[] }
     | { kind: 'ENV' | 'LABEL'; pairs: Array<[string, string]> }
     | { kind: 'ARG'; args: Array<{ name: string; value?: string }> }
     | { kind: 'EXPOSE'; ports: string[] }
-    | { kind: 'COPY' | 'ADD'; sources: string[]; dest: string }
+    | {
+        kind: 'COPY' | 'ADD';
+        /** context/stage/URL sources; heredoc sources are not in this list but in `heredocs` */
+        sources: string[];
+        dest: string;
+        /** inline files `COPY <<EOF /dest`: each makes a file named `name` with `content` */
+        heredocs?: Heredoc[];
+      }
     | { kind: 'VOLUME'; paths: string[] }
     | { kind: 'USER'; user: string }
     | { kind: 'WORKDIR'; path: string }
@@ -85,12 +105,15 @@ export function parseDockerfile(text: string, options: ParseOptions = {}): Docke
   for (const l of split.lines) {
     let inst: Instruction;
     try {
-      inst = buildInstruction(l.text, split.escape, l.startLine);
+      inst = buildInstruction(l.text, split.escape, l.startLine, l.heredocs);
     } catch (err) {
       if (err instanceof InstructionError) throw invalidArgument(`dockerfile parse error on line ${l.startLine}: ${err.message}`);
       throw err;
     }
     if (inst.kind === 'FROM') {
+      if (inst.stageName && stages.some((s) => s.name === inst.stageName)) {
+        throw invalidArgument(`${inst.stageName} stage name already used`);
+      }
       stages.push({ index: stages.length, ...(inst.stageName ? { name: inst.stageName } : {}), from: inst, instructions: [] });
       continue;
     }
@@ -203,7 +226,7 @@ const STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
 
 const ONBUILD_PREFIX = /^\s*ONBUILD\s*/i;
 
-function buildInstruction(text: string, escape: EscapeChar, line: number): Instruction {
+function buildInstruction(text: string, escape: EscapeChar, line: number, heredocs: Heredoc[] = []): Instruction {
   const { keyword, word, flags: given, rest } = splitCommand(text);
   const original = text.trim();
   const base = (flags: Record<string, string>): Base => ({ line, original, flags });
@@ -229,6 +252,9 @@ function buildInstruction(text: string, escape: EscapeChar, line: number): Instr
     case 'entrypoint': {
       const command = commandForm(rest); // JSON errors are the line parser's, before the flags are looked at
       const flags = parseFlags(given, keyword === 'run' ? FLAGS.run : FLAGS.none);
+      if (keyword === 'run' && heredocs.length > 0 && command.form === 'shell') {
+        return { ...base(flags), kind: 'RUN', command: { form: 'shell', line: heredocScript(command.line, heredocs) }, heredocs };
+      }
       const kind = upper as 'RUN' | 'CMD' | 'ENTRYPOINT';
       return { ...base(flags), kind, command };
     }
@@ -271,7 +297,13 @@ function buildInstruction(text: string, escape: EscapeChar, line: number): Instr
       const args = parseJsonArray(rest) ?? splitWhitespace(rest);
       if (args.length < 2) throw noDestination(kind);
       const flags = parseFlags(given, kind === 'COPY' ? FLAGS.copy : FLAGS.add);
-      return { ...base(flags), kind, sources: args.slice(0, -1), dest: args[args.length - 1] as string };
+      const dest = args[args.length - 1] as string;
+      if (heredocs.length > 0 && parseHeredocWord(dest)) throw fail(`${kind} cannot accept a heredoc as a destination`);
+      const sources = args.slice(0, -1);
+      if (heredocs.length === 0) return { ...base(flags), kind, sources, dest };
+      const inline = sources.filter((src) => parseHeredocWord(src) !== undefined);
+      const ordered = inline.map((src) => heredocs.find((h) => h.name === parseHeredocWord(src)?.name) as Heredoc);
+      return { ...base(flags), kind, sources: sources.filter((src) => !inline.includes(src)), dest, heredocs: ordered };
     }
     case 'volume': {
       const args = parseJsonArray(rest) ?? splitWhitespace(rest);
@@ -308,6 +340,13 @@ function buildInstruction(text: string, escape: EscapeChar, line: number): Instr
     default:
       throw fail(`unknown instruction: ${word}`);
   }
+}
+
+/** What Docker hands to the shell for a shell-form RUN that opens heredocs. */
+function heredocScript(line: string, heredocs: Heredoc[]): string {
+  const only = heredocs[0];
+  if (heredocs.length === 1 && only && parseHeredocWord(line.trim())) return only.content;
+  return heredocs.reduce((script, h) => `${script}\n${h.content}${h.name}`, line);
 }
 
 function healthcheck(rest: string, given: string[], base: (flags: Record<string, string>) => Base): Instruction {

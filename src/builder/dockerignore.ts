@@ -35,8 +35,9 @@ export interface IgnoreMatcher {
 interface CompiledPattern {
   text: string;
   exclusion: boolean;
-  regex: { test(path: string): boolean };
-  segments: string[];
+  regex: Matcher;
+  /** per path segment, for guessing whether an exception can reach inside a directory */
+  segments: Array<{ text: string; regex: Matcher }>;
 }
 
 export function createIgnoreMatcher(patterns: readonly string[]): IgnoreMatcher {
@@ -51,7 +52,9 @@ export function createIgnoreMatcher(patterns: readonly string[]): IgnoreMatcher 
       exclusion = true;
       p = p.slice(1);
     }
-    compiled.push({ text: p, exclusion, regex: compilePattern(p), segments: p.split('/') });
+    const regex = compilePattern(p);
+    const segments = p.split('/').map((seg) => ({ text: seg, regex: compileSegment(seg) }));
+    compiled.push({ text: p, exclusion, regex, segments });
   }
   const exclusions = compiled.filter((c) => c.exclusion);
 
@@ -78,8 +81,8 @@ export function createIgnoreMatcher(patterns: readonly string[]): IgnoreMatcher 
       for (let i = 0; i < dirSegs.length; i++) {
         const seg = pat.segments[i];
         if (seg === undefined) return false;
-        if (seg.includes('**')) return true;
-        if (!compileSegment(seg).test(dirSegs[i] as string)) return false;
+        if (seg.text.includes('**')) return true;
+        if (!seg.regex.test(dirSegs[i] as string)) return false;
       }
       return true;
     });
@@ -156,8 +159,10 @@ function escapeLiteral(ch: string): string {
   return /[A-Za-z0-9_]/.test(ch) ? ch : '\\' + ch;
 }
 
+type Matcher = { test(path: string): boolean };
+
 /** A matcher for one cleaned pattern. */
-function compilePattern(pattern: string): { test(path: string): boolean } {
+function compilePattern(pattern: string): Matcher {
   // Docker matches a leading `**` followed by plain text as a bare suffix: `**foo` matches "barfoo" and "a/xfoo".
   if (pattern.startsWith('**') && !/[*?[\]\\]/.test(pattern.slice(2))) {
     const suffix = pattern.slice(2);
@@ -170,6 +175,11 @@ function compilePattern(pattern: string): { test(path: string): boolean } {
   }
 }
 
-function compileSegment(segment: string): { test(path: string): boolean } {
-  return compilePattern(segment);
+/** A class split by `/` cannot be compiled alone; such a segment is taken as able to match anything. */
+function compileSegment(segment: string): Matcher {
+  try {
+    return compilePattern(segment);
+  } catch {
+    return { test: () => true };
+  }
 }

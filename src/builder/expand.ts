@@ -18,6 +18,16 @@ export function expandWords(word: string, env: ExpandEnv, escape = '\\'): string
   return new ShellWord(word, env, escape).process().words;
 }
 
+/** A COPY/ADD heredoc body whose terminator was unquoted: variables and escapes are processed, quotes kept. */
+export function expandHeredoc(content: string, env: ExpandEnv): string {
+  return new ShellWord(content, env, '\\', { skipQuotes: true }).process().result;
+}
+
+/** The words of a heredoc terminator as Docker reads them: quotes removed, `$X` left as written. */
+export function heredocNameWords(word: string): string[] {
+  return new ShellWord(word, {}, '\\', { skipUnset: true }).process().words;
+}
+
 /**
  * Expands an instruction's variables exactly where Docker's builder does. ENV/LABEL pairs come out with quotes
  * removed; COPY/ADD sources and dest, their --chown/--chmod/--from; EXPOSE ports (a variable holding several ports
@@ -44,7 +54,15 @@ export function expandInstruction<T extends Instruction>(inst: T, env: ExpandEnv
       } as T;
     case 'COPY':
     case 'ADD':
-      return { ...i, flags: flags(['chown', 'chmod', 'from']), sources: i.sources.map(w), dest: w(i.dest) } as T;
+      return {
+        ...i,
+        flags: flags(['chown', 'chmod', 'from']),
+        sources: i.sources.map(w),
+        dest: w(i.dest),
+        ...(i.heredocs
+          ? { heredocs: i.heredocs.map((h) => (h.expand ? { ...h, content: expandHeredoc(h.content, env) } : h)) }
+          : {}),
+      } as T;
     case 'EXPOSE':
       return { ...i, ports: i.ports.flatMap((p) => expandWords(p, env, escape)) } as T;
     case 'FROM':
@@ -108,6 +126,13 @@ class WordCollector {
 
 class LexError extends Error {}
 
+interface LexOptions {
+  /** quotes are plain characters (heredoc bodies are scripts, their quotes are not the Dockerfile's) */
+  skipQuotes?: boolean;
+  /** an unset variable stays as written instead of becoming "" */
+  skipUnset?: boolean;
+}
+
 class ShellWord {
   private readonly chars: string[];
   private pos = 0;
@@ -117,6 +142,7 @@ class ShellWord {
     private readonly source: string,
     private readonly env: ExpandEnv,
     private readonly escape: string,
+    private readonly options: LexOptions = {},
   ) {
     this.chars = Array.from(source);
   }
@@ -152,11 +178,11 @@ class ShellWord {
           const v = this.processDollar();
           result += v;
           words.addString(v);
-        } else if (ch === "'") {
+        } else if (ch === "'" && !this.options.skipQuotes) {
           const v = this.processSingleQuote();
           result += v;
           words.addRaw(v);
-        } else if (ch === '"') {
+        } else if (ch === '"' && !this.options.skipQuotes) {
           const v = this.processDoubleQuote();
           result += v;
           words.addRaw(v);
@@ -240,7 +266,9 @@ class ShellWord {
     if (this.peek() !== '{') {
       const name = this.processName();
       if (name === '') return '$';
-      return lookup(this.env, name) ?? '';
+      const v = lookup(this.env, name);
+      if (v === undefined && this.options.skipUnset) return `$${name}`;
+      return v ?? '';
     }
     this.next(); // '{'
     const first = this.peek();
@@ -251,7 +279,7 @@ class ShellWord {
     if (ch === undefined) throw new LexError("syntax error: missing '}'");
     let modifier = ch;
     const value = lookup(this.env, name);
-    if (ch === '}') return value ?? '';
+    if (ch === '}') return value === undefined && this.options.skipUnset ? `\${${name}}` : (value ?? '');
     if (ch === '/') return this.processReplace(value);
     let nullIsUnset = false;
     if (ch === ':') {
@@ -263,6 +291,7 @@ class ShellWord {
       throw new LexError(`unsupported modifier (${modifier}) in substitution`);
     }
     const word = this.readModifierWord(ch === '#' || ch === '%');
+    if (value === undefined && this.options.skipUnset) return `\${${name}${modifier}${word}}`;
     const unset = value === undefined || (nullIsUnset && value === '');
     switch (ch) {
       case '-':

@@ -99,6 +99,15 @@ describe('parseDockerfile: comments and continuations', () => {
     assert.deepEqual(one('RUN echo a # not a comment', 'RUN').command, { form: 'shell', line: 'echo a # not a comment' });
   });
 
+  it('an escaped escape at the end of a line does not continue it', () => {
+    assert.deepEqual(
+      body('RUN echo a\\\\\nUSER x').map((i) => i.kind),
+      ['RUN', 'USER'],
+    );
+    const df = parseDockerfile('# escape=`\nFROM scratch\nRUN echo ``\nUSER x\n');
+    assert.deepEqual(df.stages[0]?.instructions.map((i) => i.kind), ['RUN', 'USER']);
+  });
+
   it('a continuation at end of file ends the instruction', () => {
     assert.deepEqual(one('RUN echo a \\', 'RUN').command, { form: 'shell', line: 'echo a' });
   });
@@ -152,6 +161,7 @@ describe('parseDockerfile: FROM', () => {
     );
     invalid(() => parseDockerfile('FROM --foo=bar a\n'), 'dockerfile parse error on line 1: Unknown flag: foo');
     invalid(() => parseDockerfile('FROM --platform a\n'), 'dockerfile parse error on line 1: Missing a value on flag: platform');
+    invalid(() => parseDockerfile('FROM a AS x\nFROM b AS X\n'), 'x stage name already used');
   });
 });
 
@@ -359,5 +369,56 @@ describe('parseGoDuration', () => {
     assert.throws(() => parseGoDuration('5'), /time: missing unit in duration "5"/);
     assert.throws(() => parseGoDuration('5d'), /time: unknown unit "d" in duration "5d"/);
     assert.throws(() => parseGoDuration('.s'), /time: invalid duration ".s"/);
+  });
+});
+
+describe('parseDockerfile: heredocs', () => {
+  it('RUN <<EOF runs the body as the script', () => {
+    const run = one('RUN <<EOF\napt-get update\napt-get install -y x\nEOF\n', 'RUN');
+    assert.deepEqual(run.command, { form: 'shell', line: 'apt-get update\napt-get install -y x\n' });
+    assert.deepEqual(run.heredocs, [{ name: 'EOF', content: 'apt-get update\napt-get install -y x\n', expand: true, chomp: false, fd: 0 }]);
+  });
+
+  it('a RUN line that uses heredocs gets the bodies appended for the shell', () => {
+    const run = one("RUN cat <<'A' > /a && cat <<-B > /b\n$HOME\nA\n\tindented\n\tB\n", 'RUN');
+    assert.deepEqual(run.command, { form: 'shell', line: "cat <<'A' > /a && cat <<-B > /b\n$HOME\nA\nindented\nB" });
+    assert.deepEqual(
+      run.heredocs?.map((h) => [h.name, h.expand, h.chomp]),
+      [
+        ['A', false, false],
+        ['B', true, true],
+      ],
+    );
+  });
+
+  it('the instruction after a heredoc is parsed normally, with its own line number', () => {
+    const df = parseDockerfile('FROM scratch\nRUN <<EOF\necho hi\nEOF\nUSER app\n');
+    const user = df.stages[0]?.instructions[1];
+    assert.equal(user?.kind, 'USER');
+    assert.equal(user?.line, 5);
+  });
+
+  it('COPY <<name makes inline files, apart from the other sources', () => {
+    const copy = one('COPY a <<hello.txt <<"raw.sh" /dst/\nhi $NAME\nhello.txt\necho $X\nraw.sh\n', 'COPY');
+    assert.deepEqual(copy.sources, ['a']);
+    assert.equal(copy.dest, '/dst/');
+    assert.deepEqual(
+      copy.heredocs?.map((h) => [h.name, h.content, h.expand]),
+      [
+        ['hello.txt', 'hi $NAME\n', true],
+        ['raw.sh', 'echo $X\n', false],
+      ],
+    );
+  });
+
+  it('exec form and other instructions have no heredocs', () => {
+    assert.deepEqual(one('RUN ["cat", "<<EOF"]', 'RUN').command, { form: 'exec', args: ['cat', '<<EOF'] });
+    assert.deepEqual(one('CMD cat <<EOF', 'CMD').command, { form: 'shell', line: 'cat <<EOF' });
+    assert.deepEqual(one('RUN echo "a<<b" <<< x', 'RUN').command, { form: 'shell', line: 'echo "a<<b" <<< x' });
+  });
+
+  it('refuses an unterminated heredoc and a heredoc destination', () => {
+    invalid(() => body('RUN <<EOF\necho\n'), 'unterminated heredoc');
+    invalid(() => body('COPY a <<EOF\nx\nEOF'), 'dockerfile parse error on line 2: COPY cannot accept a heredoc as a destination');
   });
 });

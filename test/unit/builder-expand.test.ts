@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseInstructionLine } from '../../src/builder/dockerfile.js';
+import { parseDockerfile, parseInstructionLine } from '../../src/builder/dockerfile.js';
 import { expandInstruction, expandWord, expandWords } from '../../src/builder/expand.js';
 import { BerthError } from '../../src/errors.js';
 
@@ -147,5 +147,14 @@ describe('expandInstruction', () => {
     const inst = parseInstructionLine('WORKDIR $DIR');
     expandInstruction(inst, vars);
     assert.equal((inst as { path: string }).path, '$DIR');
+  });
+});
+
+describe('expandInstruction: COPY heredocs', () => {
+  it('expands the body of an unquoted heredoc, keeping its quotes; a quoted one stays literal', () => {
+    const inst = parseDockerfile('FROM scratch\nCOPY <<a.sh <<\'b.sh\' /\necho "$NAME" \'x\'\na.sh\necho $NAME\nb.sh\n').stages[0]?.instructions[0];
+    assert.ok(inst && inst.kind === 'COPY');
+    const out = expandInstruction(inst, { NAME: 'app' });
+    assert.deepEqual(out.heredocs?.map((h) => h.content), ['echo "app" \'x\'\n', 'echo $NAME\n']);
   });
 });
