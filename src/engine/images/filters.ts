@@ -65,14 +65,15 @@ export function referenceMatches(patterns: string[], familiar: string): boolean 
   return patterns.some((p) => globMatch(p, familiar) || globMatch(p, name));
 }
 
-export function imageMatches(store: ImageStore, img: ImageRecord, filters: Filters): boolean {
+/** `parents`: IDs of images that are another image's parent (an untagged one of those is not dangling). */
+export function imageMatches(store: ImageStore, img: ImageRecord, filters: Filters, parents?: ReadonlySet<string>): boolean {
   const tags = store.repoTags(img.id);
   const dangling = filters.get('dangling');
   if (dangling?.length) {
     const v = dangling[0].toLowerCase();
     if (v !== 'true' && v !== 'false' && v !== '1' && v !== '0') throw invalidArgument(`invalid filter 'dangling=${dangling[0]}'`);
     const want = v === 'true' || v === '1';
-    if (want !== (tags.length === 0)) return false;
+    if (want !== (tags.length === 0 && !parents?.has(img.id))) return false;
   }
   const labels = imageConfig(img).config?.Labels;
   const label = filters.get('label');

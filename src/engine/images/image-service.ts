@@ -85,9 +85,12 @@ export class ImageService {
   list(opts: { all?: boolean; filters?: Filters } = {}): ImageSummary[] {
     const filters = opts.filters ?? new Map();
     validateFilters(filters);
+    const parents = this.parentIds();
     return this.store.records
       .listImages()
-      .filter((img) => imageMatches(this.store, img, filters))
+      // Docker hides intermediate images (untagged, with children: the builder's steps) unless asked for all.
+      .filter((img) => opts.all || !parents.has(img.id) || this.store.repoTags(img.id).length > 0)
+      .filter((img) => imageMatches(this.store, img, filters, parents))
       .map((img) => narrowToReferences(summaryOf(this.store, img), filters.get('reference')))
       .sort((a, b) => b.Created - a.Created);
   }
@@ -153,8 +156,35 @@ export class ImageService {
     this.events.publish('image', 'tag', image.id, { name: familiarString(full) });
   }
 
-  /** Docker's image delete: untag by name, delete by ID, and remove the layers that nothing else uses. */
+  /** IDs of the images some other image names as its parent. */
+  private parentIds(): Set<string> {
+    const out = new Set<string>();
+    for (const img of this.store.records.listImages()) if (typeof img.doc.parent === 'string') out.add(img.doc.parent);
+    return out;
+  }
+
+  /**
+   * Docker's image delete: untag by name, delete by ID, and remove the layers that nothing else uses; then, unless
+   * noprune, the untagged parents nothing else needs (a built image's intermediate steps).
+   */
   async remove(name: string, opts: { force?: boolean; noprune?: boolean } = {}): Promise<DeleteResponseItem[]> {
+    const { items: out, parent: first } = await this.removeOne(name, opts);
+    if (opts.noprune) return out;
+    let parent = first;
+    while (parent) {
+      const img = this.store.records.getImage(parent as Digest);
+      if (!img || this.store.records.tagsOf(img.id).length > 0 || this.parentIds().has(img.id)) break;
+      const users = this.usage(img.id);
+      if (users.running.length || users.stopped.length) break;
+      const next = await this.removeOne(img.id, {});
+      out.push(...next.items);
+      parent = next.parent;
+    }
+    return out;
+  }
+
+  /** `parent`: set when the image itself was deleted and named a parent. */
+  private async removeOne(name: string, opts: { force?: boolean }): Promise<{ items: DeleteResponseItem[]; parent?: string }> {
     const image = this.store.resolve(name);
     const out: DeleteResponseItem[] = [];
     const byRef = this.store.referenceNaming(name, image.id);
@@ -166,13 +196,13 @@ export class ImageService {
       this.store.records.untag(full);
       out.push({ Untagged: familiarString(withDefaultTag(byRef)) });
       this.events.publish('image', 'untag', image.id, { name: image.id });
-      if (remainingTags.length > 0) return out;
+      if (remainingTags.length > 0) return { items: out };
     } else if (byRef?.digest) {
       const remainingTags = this.store.records.tagsOf(image.id);
       if (remainingTags.length > 0) {
         this.store.records.removeDigestsOf(image.id, repositoryName(byRef));
         out.push({ Untagged: familiarString(byRef) });
-        return out;
+        return { items: out };
       }
       this.checkUsers(image.id, users, opts.force);
     } else {
@@ -189,6 +219,9 @@ export class ImageService {
         this.events.publish('image', 'untag', image.id, { name: image.id });
       }
     }
+    if (this.parentIds().has(image.id)) {
+      throw conflict(`conflict: unable to delete ${shortImageId(image.id)} (cannot be forced) - image has dependent child images`);
+    }
     for (const d of this.store.records.digestsOf(image.id)) out.push({ Untagged: `${familiarString(parseReference(d.repo))}@${d.digest}` });
     const layersBefore = new Set(this.store.records.listLayers().map((l) => l.chainId));
     await this.store.deleteImage(image.id);
@@ -196,7 +229,7 @@ export class ImageService {
     const layersAfter = new Set(this.store.records.listLayers().map((l) => l.chainId));
     for (const c of [...image.layers].reverse()) if (layersBefore.has(c) && !layersAfter.has(c)) out.push({ Deleted: c });
     this.events.publish('image', 'delete', image.id, { name: image.id });
-    return out;
+    return { items: out, parent: typeof image.doc.parent === 'string' ? image.doc.parent : undefined };
   }
 
   private checkUsers(id: Digest, users: { running: string[]; stopped: string[] }, force?: boolean): void {
@@ -218,6 +251,8 @@ export class ImageService {
     const deleted: DeleteResponseItem[] = [];
     let reclaimed = 0;
     for (const img of this.store.records.listImages()) {
+      if (!this.store.records.getImage(img.id)) continue; // gone with an earlier one's parents
+      if (this.parentIds().has(img.id)) continue; // Docker prunes from the leaves; parents go with them
       if (onlyDangling && this.store.records.tagsOf(img.id).length > 0) continue;
       const users = this.usage(img.id);
       if (users.running.length || users.stopped.length) continue;
