@@ -26,6 +26,7 @@ import { BuildContext } from './build-context.js';
 import { copyLayerTar, parentDirsOf, planCopy, resolveDest, type CopyEntry, type ParentDir } from './copy-layer.js';
 import { ImageView } from './image-view.js';
 import { fetchForAdd } from './add-url.js';
+import { goQuoteHealthConfig } from './go-format.js';
 import { mkdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 
@@ -91,6 +92,8 @@ interface StageState {
   /** ARGs declared in this stage, with their values in effect. */
   args: Map<string, string | undefined>;
   cmdSetInStage: boolean;
+  /** Set by MAINTAINER: the Author of every image the stage commits from then on. */
+  author?: string;
 }
 
 function shortId(id: string): string {
@@ -419,6 +422,7 @@ class BuildRun {
       case 'STOPSIGNAL':
         return this.configStep(state, { ...c, StopSignal: inst.signal }, nop(`STOPSIGNAL ${inst.signal}`));
       case 'MAINTAINER':
+        state.author = inst.name;
         return this.configStep(state, c, nop(`MAINTAINER ${inst.name}`));
       case 'HEALTHCHECK': {
         const hc =
@@ -432,7 +436,9 @@ class BuildRun {
                 ...(inst.startInterval ? { StartInterval: inst.startInterval } : {}),
                 ...(inst.retries ? { Retries: inst.retries } : {}),
               };
-        return this.configStep(state, { ...c, Healthcheck: hc }, nop(`HEALTHCHECK ${JSON.stringify(hc)}`));
+        const old = (c.Healthcheck as { Test?: string[] } | undefined)?.Test;
+        if (old?.length && old[0] !== 'NONE') this.say(`Note: overriding previous HEALTHCHECK: [${old.join(' ')}]\n`);
+        return this.configStep(state, { ...c, Healthcheck: hc }, nop(`HEALTHCHECK ${goQuoteHealthConfig(hc)}`));
       }
       case 'ONBUILD': {
         const expr = inst.original.replace(/^\s*onbuild\s+/i, '');
@@ -458,7 +464,7 @@ class BuildRun {
     const next = { ...config, Image: state.imageId };
     const key = cacheKey(state.imageId, createdBy, [JSON.stringify(next)]);
     if (this.useCache(state, key)) return;
-    const { id } = await this.images.commitBuildStep(state.image, { config: next, createdBy, platform: this.opts.platform });
+    const { id } = await this.images.commitBuildStep(state.image, { config: next, createdBy, platform: this.opts.platform, author: state.author });
     this.finishStep(state, id, key, createdBy, 0);
   }
 
@@ -503,6 +509,7 @@ class BuildRun {
       config: next,
       createdBy,
       platform: this.opts.platform,
+      author: state.author,
     });
     this.finishStep(state, id, key, createdBy, layerSize);
   }
@@ -605,6 +612,7 @@ class BuildRun {
         config: next,
         createdBy,
         platform: this.opts.platform,
+        author: state.author,
       });
       this.finishStep(state, id, key, createdBy, layerSize);
     } finally {
@@ -666,6 +674,7 @@ class BuildRun {
         config: next,
         createdBy,
         platform: this.opts.platform,
+        author: state.author,
       });
       succeeded = true;
       this.finishStep(state, id, key, createdBy, layerSize);

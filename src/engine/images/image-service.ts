@@ -36,6 +36,12 @@ function narrowToReferences(summary: ImageSummary, patterns: string[] | undefine
   };
 }
 
+/** A builder step's image takes its author from the stage's MAINTAINER only, never from the base image. */
+function withoutAuthor(config: Record<string, unknown>): Record<string, unknown> {
+  const { author: _author, ...rest } = config;
+  return rest;
+}
+
 /** Whether a container uses an image; containers register this once they exist. */
 export type ImageUsage = (imageId: Digest) => { running: string[]; stopped: string[] };
 
@@ -273,10 +279,10 @@ export class ImageService {
    */
   async commitBuildStep(
     base: ImageRecord | null,
-    opts: { layerTar?: Readable; config: Record<string, unknown>; createdBy: string; doc?: Record<string, unknown>; platform?: string },
+    opts: { layerTar?: Readable; config: Record<string, unknown>; createdBy: string; doc?: Record<string, unknown>; platform?: string; author?: string },
   ): Promise<{ id: Digest; layerSize: number }> {
     const baseConfig: Record<string, unknown> = base
-      ? (JSON.parse(base.config) as Record<string, unknown>)
+      ? withoutAuthor(JSON.parse(base.config) as Record<string, unknown>)
       : (() => {
           const p = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
           return { architecture: p.architecture, os: p.os, ...(p.variant ? { variant: p.variant } : {}) };
@@ -285,7 +291,12 @@ export class ImageService {
     const doc = { ...(base ? { parent: base.id } : {}), ...(opts.doc ?? {}) };
     if (opts.layerTar) {
       const layer = await storeLayer(this.store, opts.layerTar, { compression: 'none', parent: base?.topLayer ?? null });
-      const id = this.registerWithLayer(baseConfig, baseLayers, layer, { config: opts.config, history: { created_by: opts.createdBy }, doc });
+      const id = this.registerWithLayer(baseConfig, baseLayers, layer, {
+        config: opts.config,
+        history: { created_by: opts.createdBy, ...(opts.author ? { author: opts.author } : {}) },
+        author: opts.author,
+        doc,
+      });
       return { id, layerSize: layer.size };
     }
     const created = new Date().toISOString();
@@ -293,9 +304,10 @@ export class ImageService {
     const config = {
       ...baseConfig,
       created,
+      ...(opts.author ? { author: opts.author } : {}),
       config: opts.config,
       rootfs: { type: 'layers', diff_ids: [...(prior.rootfs?.diff_ids ?? [])] },
-      history: [...(prior.history ?? []), { created, created_by: opts.createdBy, empty_layer: true }],
+      history: [...(prior.history ?? []), { created, ...(opts.author ? { author: opts.author } : {}), created_by: opts.createdBy, empty_layer: true }],
     };
     const raw = JSON.stringify(config);
     const id = sha256Digest(raw);
