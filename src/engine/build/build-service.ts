@@ -27,6 +27,7 @@ import { copyLayerTar, parentDirsOf, planCopy, resolveDest, type CopyEntry, type
 import { ImageView } from './image-view.js';
 import { fetchForAdd } from './add-url.js';
 import { goQuoteHealthConfig } from './go-format.js';
+import { archiveEntries, isLocalArchive } from './add-archive.js';
 import { mkdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 
@@ -589,7 +590,7 @@ class BuildRun {
           chmod,
           fromContext: fromImage === undefined,
         });
-        entries.push(...plan.entries);
+        entries.push(...(inst.kind === 'ADD' ? await this.unpackArchives(plan.entries, scratchDir, dest.path, owner) : plan.entries));
         hashes.push(plan.sourceHash);
       }
       for (const url of urls) {
@@ -622,6 +623,22 @@ class BuildRun {
       }
       await rm(scratchDir, { recursive: true, force: true }).catch(() => undefined);
     }
+  }
+
+  /** ADD's local archives become their contents under the destination directory. */
+  private async unpackArchives(entries: CopyEntry[], scratchDir: string, destDir: string, owner: { uid: number; gid: number } | undefined): Promise<CopyEntry[]> {
+    const out: CopyEntry[] = [];
+    let n = 0;
+    for (const e of entries) {
+      if (!e.named || e.kind !== 'file' || !e.source || !(await isLocalArchive(e.source))) {
+        out.push(e);
+        continue;
+      }
+      const dir = posix.join(scratchDir, `archive-${n++}`);
+      await mkdir(dir, { recursive: true });
+      out.push(...(await archiveEntries(e.source, dir, destDir, owner)));
+    }
+    return out;
   }
 
   private async runStep(state: StageState, inst: Instruction & { kind: 'RUN' }): Promise<void> {
