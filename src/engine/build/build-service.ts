@@ -148,6 +148,8 @@ export class BuildService {
     private readonly log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void = () => {},
   ) {}
 
+  private readonly running = new Set<BuildRun>();
+
   diskUsage(): Promise<BuildCacheUsage[]> {
     const sizes = this.reclaimableSizes();
     return Promise.resolve(this.cache.diskUsage((r) => sizes.get(r.key) ?? 0));
@@ -161,6 +163,8 @@ export class BuildService {
     const sizes = this.reclaimableSizes();
     const res = this.cache.prune(opts, (r) => sizes.get(r.key) ?? 0);
     const stillCached = new Set(this.cache.list().map((r) => r.imageId));
+    // Images a running build stands on stay, and so do their parents.
+    for (const run of this.running) for (const id of run.heldImages()) stillCached.add(id);
     const reclaimed = await this.images.removeIntermediateImages(res.images.filter((id) => !stillCached.has(id)));
     return { CachesDeleted: res.CachesDeleted, SpaceReclaimed: reclaimed };
   }
@@ -212,7 +216,13 @@ export class BuildService {
       const text = await context.readDockerfile(opts.dockerfile);
       const dockerfile = parseDockerfile(text);
       for (const w of dockerfile.warnings) out({ stream: `${w}\n` });
-      return await new BuildRun(this, context, dockerfile, opts, out, signal).run();
+      const run = new BuildRun(this, context, dockerfile, opts, out, signal);
+      this.running.add(run);
+      try {
+        return await run.run();
+      } finally {
+        this.running.delete(run);
+      }
     } finally {
       await context.remove();
     }
@@ -230,6 +240,7 @@ class BuildRun {
   private readonly total: number;
   private readonly stages: Stage[];
   private readonly stageImages = new Map<number, ImageRecord | null>();
+  private current: StageState | undefined;
   private readonly usedArgs = new Set<string>();
   private readonly metaArgs = new Map<string, string | undefined>();
   private readonly escape: string;
@@ -295,6 +306,7 @@ class BuildRun {
     for (const stage of this.stages) {
       this.checkAborted();
       state = await this.fromStep(stage);
+      this.current = state;
       for (const inst of stage.instructions) {
         this.checkAborted();
         this.printStep(inst);
@@ -519,6 +531,14 @@ class BuildRun {
     if (this.useCache(state, key, createdBy, next)) return;
     const { id } = await this.images.commitBuildStep(state.image, { config: next, createdBy, platform: this.opts.platform, author: state.author });
     this.finishStep(state, id, key, createdBy, 0);
+  }
+
+  /** The images this build builds on right now (a prune must leave them). */
+  heldImages(): string[] {
+    const ids = [...this.stageImages.values()].map((i) => i?.id ?? '');
+    if (this.current?.imageId) ids.push(this.current.imageId);
+    for (const src of this.cacheSources) ids.push(src.image.id);
+    return ids.filter(Boolean);
   }
 
   private loadCacheSources(): void {
