@@ -535,7 +535,7 @@ class BuildRun {
 
   /** The images this build builds on right now (a prune must leave them). */
   heldImages(): string[] {
-    const ids = [...this.stageImages.values()].map((i) => i?.id ?? '');
+    const ids: string[] = [...this.stageImages.values()].map((i) => i?.id ?? '');
     if (this.current?.imageId) ids.push(this.current.imageId);
     for (const src of this.cacheSources) ids.push(src.image.id);
     return ids.filter(Boolean);
