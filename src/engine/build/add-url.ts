@@ -1,11 +1,12 @@
 /** ADD <url>: the daemon fetches the file itself; only what the build needs (name, bytes, mtime) comes back. */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
 import { mkdir } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { request } from 'undici';
+import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import { invalidArgument } from '../../errors.js';
 
 export interface FetchedFile {
@@ -15,6 +16,41 @@ export interface FetchedFile {
   size: number;
   mtime: Date;
   sha256: string;
+}
+
+let dispatcher: Dispatcher | undefined;
+
+/** undici 7 follows redirects only through its interceptor; Go's http.Get follows up to 10. */
+function addDispatcher(): Dispatcher {
+  dispatcher ??= new Agent().compose(interceptors.redirect({ maxRedirections: 10 }));
+  return dispatcher;
+}
+
+function errnoOf(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+/** The message Go's http.Get gives for a failed request, which is what Docker's ADD reports. */
+function goGetError(url: string, u: URL, err: unknown): string {
+  const port = u.port || (u.protocol === 'https:' ? '443' : '80');
+  const hostPort = `${u.hostname.replace(/^\[|\]$/g, '')}:${port}`;
+  const dial = (what: string): string => `Get ${JSON.stringify(url)}: dial tcp ${hostPort}: ${what}`;
+  switch (errnoOf(err)) {
+    case 'ECONNREFUSED':
+      return dial('connect: connection refused');
+    case 'EHOSTUNREACH':
+      return dial('connect: no route to host');
+    case 'ENETUNREACH':
+      return dial('connect: network is unreachable');
+    case 'ENOTFOUND':
+      return `Get ${JSON.stringify(url)}: dial tcp: lookup ${u.hostname}: no such host`;
+    default:
+      return `Get ${JSON.stringify(url)}: ${(err as Error).message ?? String(err)}`;
+  }
 }
 
 export async function fetchForAdd(url: string, dir: string, signal?: AbortSignal): Promise<FetchedFile> {
@@ -28,13 +64,14 @@ export async function fetchForAdd(url: string, dir: string, signal?: AbortSignal
   if (!name) throw invalidArgument(`cannot determine filename from url: ${url}`);
   let res;
   try {
-    res = await request(u, { signal, maxRedirections: 10 } as Parameters<typeof request>[1]);
+    res = await request(u, { signal, dispatcher: addDispatcher() });
   } catch (err) {
-    throw invalidArgument(`failed to GET ${url}: ${(err as Error).message}`);
+    throw invalidArgument(goGetError(url, u, err));
   }
   if (res.statusCode >= 400) {
-    res.body.destroy();
-    throw invalidArgument(`failed to GET ${url} with status ${res.statusCode}`);
+    // destroy() would emit an unhandled 'error' on the body: drain it instead (error pages are small).
+    await res.body.dump().catch(() => undefined);
+    throw invalidArgument(`failed to GET ${url} with status ${res.statusCode} ${STATUS_CODES[res.statusCode] ?? ''}`.trimEnd());
   }
   await mkdir(dir, { recursive: true });
   const path = posix.join(dir, `${Date.now()}-${Math.random().toString(16).slice(2)}`);

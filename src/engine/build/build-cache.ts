@@ -51,28 +51,35 @@ export class BuildCache {
     this.records.put({ key, ...rec, createdAt: now, lastUsedAt: now, usageCount: 1 });
   }
 
-  diskUsage(): BuildCacheUsage[] {
-    return this.records
-      .list()
-      .filter((r) => this.imageExists(r.imageId))
-      .map((r) => ({
-        ID: r.key.slice(0, 25),
-        Type: 'regular' as const,
-        Description: r.description,
-        InUse: false,
-        Shared: false,
-        Size: r.size,
-        CreatedAt: new Date(r.createdAt).toISOString(),
-        LastUsedAt: new Date(r.lastUsedAt).toISOString(),
-        UsageCount: r.usageCount,
-      }));
+  /** The records whose image still exists. */
+  list(): BuildCacheRecord[] {
+    return this.records.list().filter((r) => this.imageExists(r.imageId));
+  }
+
+  /** `sizeOf` says what removing a record would free (its image's own layer, if nothing else keeps it). */
+  diskUsage(sizeOf: (r: BuildCacheRecord) => number = (r) => r.size): BuildCacheUsage[] {
+    return this.list().map((r) => ({
+      ID: r.key.slice(0, 25),
+      Type: 'regular' as const,
+      Description: r.description,
+      InUse: false,
+      Shared: false,
+      Size: sizeOf(r),
+      CreatedAt: new Date(r.createdAt).toISOString(),
+      LastUsedAt: new Date(r.lastUsedAt).toISOString(),
+      UsageCount: r.usageCount,
+    }));
   }
 
   /**
-   * POST /build/prune: forgets cache records (the images stay, as the classic builder's cache is made of images;
-   * dangling ones go with `docker image prune`). `all` is accepted for the CLI; every record counts as unused here.
+   * POST /build/prune: forgets cache records, and says which images they held so the caller can remove the ones
+   * nothing else keeps. `all` is accepted for the CLI; every record counts as unused here. SpaceReclaimed is the sum
+   * of `sizeOf` over what was forgotten (the caller replaces it with what removing images really freed).
    */
-  prune(opts: { all?: boolean; filters?: Map<string, string[]>; keepStorage?: number }): { CachesDeleted: string[]; SpaceReclaimed: number } {
+  prune(
+    opts: { all?: boolean; filters?: Map<string, string[]>; keepStorage?: number },
+    sizeOf: (r: BuildCacheRecord) => number = (r) => r.size,
+  ): { CachesDeleted: string[]; SpaceReclaimed: number; images: string[] } {
     const filters = opts.filters ?? new Map<string, string[]>();
     for (const k of filters.keys()) {
       if (!['until', 'unused-for', 'type', 'id', 'description', 'inuse', 'shared', 'private'].includes(k)) {
@@ -81,21 +88,25 @@ export class BuildCache {
     }
     const until = filters.get('until')?.[0] ?? filters.get('unused-for')?.[0];
     const cutoff = until ? untilCutoff(until) : undefined;
-    let list: BuildCacheRecord[] = this.records.list();
+    const all = this.records.list();
+    let list: BuildCacheRecord[] = all;
     if (cutoff !== undefined) list = list.filter((r) => r.lastUsedAt < cutoff);
     const ids = filters.get('id');
     if (ids?.length) list = list.filter((r) => ids.some((i) => r.key.startsWith(i)));
-    let total = this.records.list().reduce((n, r) => n + r.size, 0);
+    let total = all.reduce((n, r) => n + sizeOf(r), 0);
     const deleted: string[] = [];
+    const images = new Set<string>();
     let reclaimed = 0;
     for (const r of list) {
       if (opts.keepStorage && total <= opts.keepStorage) break;
+      const size = sizeOf(r);
       this.records.remove(r.key);
       deleted.push(r.key.slice(0, 25));
-      reclaimed += r.size;
-      total -= r.size;
+      images.add(r.imageId);
+      reclaimed += size;
+      total -= size;
     }
-    return { CachesDeleted: deleted, SpaceReclaimed: reclaimed };
+    return { CachesDeleted: deleted, SpaceReclaimed: reclaimed, images: [...images] };
   }
 }
 

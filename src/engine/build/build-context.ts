@@ -6,8 +6,8 @@ import { posix } from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { createIgnoreMatcher, parseDockerignore } from '../../builder/dockerignore.js';
 import { BerthError, invalidArgument } from '../../errors.js';
-import { applyLayerTar } from '../../store/layer-tar.js';
 import { autoDecompress } from '../images/compression.js';
+import { extractPlainTar } from './plain-extract.js';
 
 /** bzip2 and xz are rare for contexts: the system's tools decompress them. */
 function externalDecompressor(cmd: 'bzip2' | 'xz'): Transform {
@@ -87,7 +87,8 @@ export class BuildContext {
     const dir = posix.join(tmpRoot, `build-${randomBytes(8).toString('hex')}`);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     try {
-      await applyLayerTar(decompressAny(source), dir, { allowDevices: false });
+      // Plain files: a context file named .wh.x is a file, not a whiteout.
+      await extractPlainTar(decompressAny(source), dir, { what: 'build context' });
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
       if (err instanceof BerthError) throw err;

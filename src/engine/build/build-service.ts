@@ -26,8 +26,11 @@ import { BuildContext } from './build-context.js';
 import { copyLayerTar, parentDirsOf, planCopy, resolveDest, type CopyEntry, type ParentDir } from './copy-layer.js';
 import { ImageView } from './image-view.js';
 import { fetchForAdd } from './add-url.js';
+import { goQuoteHealthConfig } from './go-format.js';
+import { archiveEntries, isLocalArchive } from './add-archive.js';
 import { mkdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import type { Digest } from '../../util/digest.js';
 
 export interface BuildOptions {
   dockerfile: string;
@@ -91,6 +94,8 @@ interface StageState {
   /** ARGs declared in this stage, with their values in effect. */
   args: Map<string, string | undefined>;
   cmdSetInStage: boolean;
+  /** Set by MAINTAINER: the Author of every image the stage commits from then on. */
+  author?: string;
 }
 
 function shortId(id: string): string {
@@ -143,12 +148,64 @@ export class BuildService {
     private readonly log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void = () => {},
   ) {}
 
+  private readonly running = new Set<BuildRun>();
+
   diskUsage(): Promise<BuildCacheUsage[]> {
-    return Promise.resolve(this.cache.diskUsage());
+    const sizes = this.reclaimableSizes();
+    return Promise.resolve(this.cache.diskUsage((r) => sizes.get(r.key) ?? 0));
   }
 
-  prune(opts: { all?: boolean; filters?: Map<string, string[]>; keepStorage?: number }): Promise<{ CachesDeleted: string[]; SpaceReclaimed: number }> {
-    return Promise.resolve(this.cache.prune(opts));
+  /**
+   * Removing cache records also removes the images only they kept (untagged, unused, without children that stay),
+   * so SpaceReclaimed is the bytes really freed, and matches the sizes diskUsage reports.
+   */
+  async prune(opts: { all?: boolean; filters?: Map<string, string[]>; keepStorage?: number }): Promise<{ CachesDeleted: string[]; SpaceReclaimed: number }> {
+    const sizes = this.reclaimableSizes();
+    const res = this.cache.prune(opts, (r) => sizes.get(r.key) ?? 0);
+    const stillCached = new Set(this.cache.list().map((r) => r.imageId));
+    // Images a running build stands on stay, and so do their parents.
+    for (const run of this.running) for (const id of run.heldImages()) stillCached.add(id);
+    const reclaimed = await this.images.removeIntermediateImages(res.images.filter((id) => !stillCached.has(id)));
+    return { CachesDeleted: res.CachesDeleted, SpaceReclaimed: reclaimed };
+  }
+
+  /**
+   * What each cache record would free: every layer that removing all the cache's removable images frees is counted
+   * once, for the record whose step made it (its image's top layer, which its parent does not have).
+   */
+  private reclaimableSizes(): Map<string, number> {
+    const recs = this.cache.list();
+    const { freedLayers } = this.images.reclaimableImages([...new Set(recs.map((r) => r.imageId))]);
+    const sizes = new Map<string, number>();
+    if (freedLayers.length === 0) return sizes;
+    const top = (id: string): string | null | undefined => {
+      if (!id) return null;
+      try {
+        return this.images.get(id).topLayer;
+      } catch {
+        return undefined;
+      }
+    };
+    const owner = new Map<string, string>();
+    for (const r of recs) {
+      const t = top(r.imageId);
+      if (!t) continue;
+      const made = top(r.parentId) !== t;
+      if (!owner.has(t) || made) owner.set(t, r.key);
+    }
+    for (const l of freedLayers) {
+      let key = owner.get(l.chainId);
+      // A layer whose own step is no longer cached goes to a record whose image holds it.
+      key ??= recs.find((r) => {
+        try {
+          return this.images.get(r.imageId).layers.includes(l.chainId as Digest);
+        } catch {
+          return false;
+        }
+      })?.key;
+      if (key) sizes.set(key, (sizes.get(key) ?? 0) + l.size);
+    }
+    return sizes;
   }
 
   /** POST /build: the context tar in, progress out; resolves with the final image ID. */
@@ -159,7 +216,13 @@ export class BuildService {
       const text = await context.readDockerfile(opts.dockerfile);
       const dockerfile = parseDockerfile(text);
       for (const w of dockerfile.warnings) out({ stream: `${w}\n` });
-      return await new BuildRun(this, context, dockerfile, opts, out, signal).run();
+      const run = new BuildRun(this, context, dockerfile, opts, out, signal);
+      this.running.add(run);
+      try {
+        return await run.run();
+      } finally {
+        this.running.delete(run);
+      }
     } finally {
       await context.remove();
     }
@@ -177,11 +240,14 @@ class BuildRun {
   private readonly total: number;
   private readonly stages: Stage[];
   private readonly stageImages = new Map<number, ImageRecord | null>();
+  private current: StageState | undefined;
   private readonly usedArgs = new Set<string>();
   private readonly metaArgs = new Map<string, string | undefined>();
   private readonly escape: string;
   private readonly images: ImageService;
   private readonly containers: ContainerService;
+  /** --cache-from images that steps may be restored from (narrowed to one once it matched, as Docker does). */
+  private cacheSources: Array<{ image: ImageRecord; history: unknown[]; diffIds: string[] }> = [];
 
   constructor(
     private readonly service: BuildService,
@@ -227,6 +293,7 @@ class BuildRun {
   }
 
   async run(): Promise<string> {
+    this.loadCacheSources();
     for (const meta of this.dockerfile.metaArgs) {
       this.printStep(meta);
       for (const a of meta.args) {
@@ -239,6 +306,7 @@ class BuildRun {
     for (const stage of this.stages) {
       this.checkAborted();
       state = await this.fromStep(stage);
+      this.current = state;
       for (const inst of stage.instructions) {
         this.checkAborted();
         this.printStep(inst);
@@ -419,6 +487,7 @@ class BuildRun {
       case 'STOPSIGNAL':
         return this.configStep(state, { ...c, StopSignal: inst.signal }, nop(`STOPSIGNAL ${inst.signal}`));
       case 'MAINTAINER':
+        state.author = inst.name;
         return this.configStep(state, c, nop(`MAINTAINER ${inst.name}`));
       case 'HEALTHCHECK': {
         const hc =
@@ -432,7 +501,9 @@ class BuildRun {
                 ...(inst.startInterval ? { StartInterval: inst.startInterval } : {}),
                 ...(inst.retries ? { Retries: inst.retries } : {}),
               };
-        return this.configStep(state, { ...c, Healthcheck: hc }, nop(`HEALTHCHECK ${JSON.stringify(hc)}`));
+        const old = (c.Healthcheck as { Test?: string[] } | undefined)?.Test;
+        if (old?.length && old[0] !== 'NONE') this.say(`Note: overriding previous HEALTHCHECK: [${old.join(' ')}]\n`);
+        return this.configStep(state, { ...c, Healthcheck: hc }, nop(`HEALTHCHECK ${goQuoteHealthConfig(hc)}`));
       }
       case 'ONBUILD': {
         const expr = inst.original.replace(/^\s*onbuild\s+/i, '');
@@ -457,15 +528,68 @@ class BuildRun {
   private async configStep(state: StageState, config: Config, createdBy: string): Promise<void> {
     const next = { ...config, Image: state.imageId };
     const key = cacheKey(state.imageId, createdBy, [JSON.stringify(next)]);
-    if (this.useCache(state, key)) return;
-    const { id } = await this.images.commitBuildStep(state.image, { config: next, createdBy, platform: this.opts.platform });
+    if (this.useCache(state, key, createdBy, next)) return;
+    const { id } = await this.images.commitBuildStep(state.image, { config: next, createdBy, platform: this.opts.platform, author: state.author });
     this.finishStep(state, id, key, createdBy, 0);
   }
 
+  /** The images this build builds on right now (a prune must leave them). */
+  heldImages(): string[] {
+    const ids: string[] = [...this.stageImages.values()].map((i) => i?.id ?? '');
+    if (this.current?.imageId) ids.push(this.current.imageId);
+    for (const src of this.cacheSources) ids.push(src.image.id);
+    return ids.filter(Boolean);
+  }
+
+  private loadCacheSources(): void {
+    for (const name of this.opts.cacheFrom) {
+      try {
+        const image = this.images.get(name);
+        const cfg = this.images.config(image) as { history?: unknown[]; rootfs?: { diff_ids?: string[] } };
+        this.cacheSources.push({ image, history: cfg.history ?? [], diffIds: cfg.rootfs?.diff_ids ?? [] });
+      } catch (err) {
+        this.service.deps.log('info', `Could not look up ${name} for cache resolution, skipping: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /**
+   * Docker's --cache-from: an image whose history starts with the parent's history (and layers), and whose next
+   * entry was made by the same instruction, provides this step. At its last entry the image itself is the result;
+   * before that, an image of the parent plus that entry (and its layer) is made.
+   */
+  private cacheFromLookup(state: StageState, createdBy: string, config: Config): string | undefined {
+    if (!this.cacheSources.length) return undefined;
+    const parent = state.image ? (this.images.config(state.image) as { history?: unknown[]; rootfs?: { diff_ids?: string[] } }) : undefined;
+    const parentHistory = parent?.history ?? [];
+    const parentDiffIds = parent?.rootfs?.diff_ids ?? [];
+    const n = parentHistory.length;
+    for (const src of this.cacheSources) {
+      if (src.history.length === 0) continue;
+      if (parent && (parentHistory.length || parentDiffIds.length)) {
+        if (n >= src.history.length || parentDiffIds.length > src.diffIds.length) continue;
+        if (parentHistory.some((h, i) => JSON.stringify(h) !== JSON.stringify(src.history[i]))) continue;
+        if (parentDiffIds.some((d, i) => d !== src.diffIds[i])) continue;
+      }
+      const entry = src.history[n] as { created_by?: string } | undefined;
+      if (entry?.created_by !== createdBy) continue;
+      const id = n === src.history.length - 1 ? src.image.id : this.images.restoreCachedStep(state.image, src.image, n, config);
+      if (!id) continue;
+      this.cacheSources = [src];
+      return id;
+    }
+    return undefined;
+  }
+
   /** On a hit: the cached image becomes the state and ` ---> Using cache` is printed. */
-  private useCache(state: StageState, key: string): boolean {
+  private useCache(state: StageState, key: string, createdBy: string, config: Config): boolean {
     if (this.opts.noCache) return false;
-    const hit = this.service.cache.lookup(key);
+    let hit = this.service.cache.lookup(key);
+    if (!hit) {
+      hit = this.cacheFromLookup(state, createdBy, config);
+      // Remembered like a built step, so the next build finds it without --cache-from and prune can free it.
+      if (hit) this.service.cache.record(key, { imageId: hit, parentId: state.imageId, description: createdBy, size: 0 });
+    }
     if (!hit) return false;
     const image = this.images.get(hit);
     this.say(' ---> Using cache\n');
@@ -496,13 +620,14 @@ class BuildRun {
     if (resolved === '/' || (await view.isDir(resolved))) return this.configStep(state, config, createdBy);
     const next = { ...config, Image: state.imageId };
     const key = cacheKey(state.imageId, createdBy, [JSON.stringify(next)]);
-    if (this.useCache(state, key)) return;
+    if (this.useCache(state, key, createdBy, next)) return;
     const parents = await this.parentDirs(view, parentDirsOf([], resolved), undefined);
     const { id, layerSize } = await this.images.commitBuildStep(state.image, {
       layerTar: copyLayerTar([], parents),
       config: next,
       createdBy,
       platform: this.opts.platform,
+      author: state.author,
     });
     this.finishStep(state, id, key, createdBy, layerSize);
   }
@@ -582,7 +707,7 @@ class BuildRun {
           chmod,
           fromContext: fromImage === undefined,
         });
-        entries.push(...plan.entries);
+        entries.push(...(inst.kind === 'ADD' ? await this.unpackArchives(plan.entries, scratchDir, dest.path, owner) : plan.entries));
         hashes.push(plan.sourceHash);
       }
       for (const url of urls) {
@@ -597,7 +722,7 @@ class BuildRun {
       const createdBy = `/bin/sh -c #(nop) ${inst.kind} ${chownComment}${sourceHash} in ${inst.dest} `;
       const next = { ...state.config, Image: state.imageId };
       const key = cacheKey(state.imageId, createdBy, [JSON.stringify(next), flags.chmod ?? '', flags.from ?? '']);
-      if (this.useCache(state, key)) return;
+      if (this.useCache(state, key, createdBy, next)) return;
       const destDir = dest.endsInSlash || entries.some((e) => e.target.startsWith(dest.path + '/')) ? dest.path : undefined;
       const parents = await this.parentDirs(view, parentDirsOf(entries, destDir), owner, destDir);
       const { id, layerSize } = await this.images.commitBuildStep(state.image, {
@@ -605,6 +730,7 @@ class BuildRun {
         config: next,
         createdBy,
         platform: this.opts.platform,
+        author: state.author,
       });
       this.finishStep(state, id, key, createdBy, layerSize);
     } finally {
@@ -614,6 +740,22 @@ class BuildRun {
       }
       await rm(scratchDir, { recursive: true, force: true }).catch(() => undefined);
     }
+  }
+
+  /** ADD's local archives become their contents under the destination directory. */
+  private async unpackArchives(entries: CopyEntry[], scratchDir: string, destDir: string, owner: { uid: number; gid: number } | undefined): Promise<CopyEntry[]> {
+    const out: CopyEntry[] = [];
+    let n = 0;
+    for (const e of entries) {
+      if (!e.named || e.kind !== 'file' || !e.source || !(await isLocalArchive(e.source))) {
+        out.push(e);
+        continue;
+      }
+      const dir = posix.join(scratchDir, `archive-${n++}`);
+      await mkdir(dir, { recursive: true });
+      out.push(...(await archiveEntries(e.source, dir, destDir, owner)));
+    }
+    return out;
   }
 
   private async runStep(state: StageState, inst: Instruction & { kind: 'RUN' }): Promise<void> {
@@ -629,7 +771,7 @@ class BuildRun {
     const createdBy = [...(argVars.length ? [`|${argVars.length}`, ...argVars] : []), ...cmd].join(' ');
     const next = { ...state.config, Image: state.imageId };
     const key = cacheKey(state.imageId, createdBy, [JSON.stringify(next)]);
-    if (this.useCache(state, key)) return;
+    if (this.useCache(state, key, createdBy, next)) return;
     if (!state.image) throw invalidArgument('Please provide a source image with `from` prior to run');
 
     const net = !this.opts.networkMode || this.opts.networkMode === 'default' ? 'bridge' : this.opts.networkMode;
@@ -666,6 +808,7 @@ class BuildRun {
         config: next,
         createdBy,
         platform: this.opts.platform,
+        author: state.author,
       });
       succeeded = true;
       this.finishStep(state, id, key, createdBy, layerSize);

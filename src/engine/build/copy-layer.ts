@@ -24,6 +24,8 @@ export interface CopyEntry {
   size: number;
   mtime: Date;
   linkname?: string;
+  /** A source named by the instruction itself (not found inside a copied directory): ADD may unpack it. */
+  named?: boolean;
 }
 
 export interface CopyPlan {
@@ -219,7 +221,7 @@ export async function planCopy(opts: PlanOptions): Promise<CopyPlan> {
       kindOfSingle = 'file';
       const intoDir = dest.endsInSlash || matched.length > 1 || (await opts.isDirInImage(dest.path));
       const target = intoDir ? posix.join(dest.path, posix.basename(rel)) : dest.path;
-      entries.push(entryOf(st, real, target, opts));
+      entries.push({ ...entryOf(st, real, target, opts), named: true });
     }
     hashes.push(await hashEntries(entries.slice(start), dest.path));
   }

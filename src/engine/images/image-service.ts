@@ -36,6 +36,12 @@ function narrowToReferences(summary: ImageSummary, patterns: string[] | undefine
   };
 }
 
+/** A builder step's image takes its author from the stage's MAINTAINER only, never from the base image. */
+function withoutAuthor(config: Record<string, unknown>): Record<string, unknown> {
+  const { author: _author, ...rest } = config;
+  return rest;
+}
+
 /** Whether a container uses an image; containers register this once they exist. */
 export type ImageUsage = (imageId: Digest) => { running: string[]; stopped: string[] };
 
@@ -308,10 +314,10 @@ export class ImageService {
    */
   async commitBuildStep(
     base: ImageRecord | null,
-    opts: { layerTar?: Readable; config: Record<string, unknown>; createdBy: string; doc?: Record<string, unknown>; platform?: string },
+    opts: { layerTar?: Readable; config: Record<string, unknown>; createdBy: string; doc?: Record<string, unknown>; platform?: string; author?: string },
   ): Promise<{ id: Digest; layerSize: number }> {
     const baseConfig: Record<string, unknown> = base
-      ? (JSON.parse(base.config) as Record<string, unknown>)
+      ? withoutAuthor(JSON.parse(base.config) as Record<string, unknown>)
       : (() => {
           const p = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
           return { architecture: p.architecture, os: p.os, ...(p.variant ? { variant: p.variant } : {}) };
@@ -320,7 +326,12 @@ export class ImageService {
     const doc = { ...(base ? { parent: base.id } : {}), ...(opts.doc ?? {}) };
     if (opts.layerTar) {
       const layer = await storeLayer(this.store, opts.layerTar, { compression: 'none', parent: base?.topLayer ?? null });
-      const id = this.registerWithLayer(baseConfig, baseLayers, layer, { config: opts.config, history: { created_by: opts.createdBy }, doc });
+      const id = this.registerWithLayer(baseConfig, baseLayers, layer, {
+        config: opts.config,
+        history: { created_by: opts.createdBy, ...(opts.author ? { author: opts.author } : {}) },
+        author: opts.author,
+        doc,
+      });
       return { id, layerSize: layer.size };
     }
     const created = new Date().toISOString();
@@ -328,14 +339,122 @@ export class ImageService {
     const config = {
       ...baseConfig,
       created,
+      ...(opts.author ? { author: opts.author } : {}),
       config: opts.config,
       rootfs: { type: 'layers', diff_ids: [...(prior.rootfs?.diff_ids ?? [])] },
-      history: [...(prior.history ?? []), { created, created_by: opts.createdBy, empty_layer: true }],
+      history: [...(prior.history ?? []), { created, ...(opts.author ? { author: opts.author } : {}), created_by: opts.createdBy, empty_layer: true }],
     };
     const raw = JSON.stringify(config);
     const id = sha256Digest(raw);
     registerImage(this.store, { id, rawConfig: raw, config: config as unknown as ImageConfig, layers: baseLayers, doc });
     return { id, layerSize: 0 };
+  }
+
+  /**
+   * --cache-from: a new image made of `parent` plus step `index` of `source`'s history (and that step's layer, which
+   * the store already holds), with `config` as its container config, as Docker's classic builder restores a cached
+   * step from an image whose history matches the build so far.
+   */
+  restoreCachedStep(parent: ImageRecord | null, source: ImageRecord, index: number, config: Record<string, unknown>): Digest | undefined {
+    const src = JSON.parse(source.config) as {
+      architecture?: string;
+      os?: string;
+      variant?: string;
+      author?: string;
+      history?: Array<{ created?: string; empty_layer?: boolean }>;
+      rootfs?: { diff_ids?: string[] };
+    };
+    const history = src.history ?? [];
+    const entry = history[index];
+    if (!entry) return undefined;
+    const parentConfig = parent ? (JSON.parse(parent.config) as { history?: unknown[]; rootfs?: { diff_ids?: string[] } }) : {};
+    const parentLayers = (parent?.layers ?? []).map((c) => this.store.records.getLayer(c)!);
+    const layerIndex = history.slice(0, index).filter((h) => !h.empty_layer).length;
+    const layers = [...parentLayers];
+    const diffIds = [...(parentConfig.rootfs?.diff_ids ?? [])];
+    if (!entry.empty_layer) {
+      // The parent must be exactly the layers below this step in the source, else the chain would not match.
+      if (parentLayers.length !== layerIndex || source.layers.length <= layerIndex) return undefined;
+      const layer = this.store.records.getLayer(source.layers[layerIndex]);
+      if (!layer) return undefined;
+      layers.push(layer);
+      diffIds.push(layer.diffId);
+    }
+    const image = {
+      ...(src.architecture ? { architecture: src.architecture } : {}),
+      ...(src.os ? { os: src.os } : {}),
+      ...(src.variant ? { variant: src.variant } : {}),
+      ...(src.author ? { author: src.author } : {}),
+      created: entry.created ?? new Date().toISOString(),
+      config,
+      rootfs: { type: 'layers', diff_ids: diffIds },
+      history: [...(parentConfig.history ?? []), entry],
+    };
+    const raw = JSON.stringify(image);
+    const id = sha256Digest(raw);
+    const existing = this.store.records.getImage(id);
+    registerImage(this.store, { id, rawConfig: raw, config: image as unknown as ImageConfig, layers, existing, doc: parent ? { parent: parent.id } : {} });
+    return id;
+  }
+
+  /**
+   * Of `candidates` (images only the build cache keeps), the ones that can go: untagged, without digests, unused by
+   * containers and without child images that stay. Also which layers removing them would free, with their sizes.
+   */
+  reclaimableImages(candidates: string[]): { removable: Digest[]; freedLayers: Array<{ chainId: Digest; size: number }> } {
+    const all = this.store.records.listImages();
+    const byId = new Map(all.map((i) => [i.id as string, i]));
+    const removable = new Set<string>(
+      candidates.filter((id) => {
+        const img = byId.get(id);
+        if (!img) return false;
+        if (this.store.records.tagsOf(img.id).length || this.store.records.digestsOf(img.id).length) return false;
+        const users = this.usage(img.id);
+        return users.running.length === 0 && users.stopped.length === 0;
+      }),
+    );
+    // An image with a child that stays stays too (the child names it as parent): repeat until nothing changes.
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const img of all) {
+        if (removable.has(img.id)) continue;
+        const parent = img.doc.parent;
+        if (typeof parent === 'string' && removable.delete(parent)) changed = true;
+      }
+    }
+    const kept = new Set<string>();
+    for (const img of all) if (!removable.has(img.id)) for (const c of img.layers) kept.add(c);
+    const freed = new Map<Digest, number>();
+    for (const id of removable) {
+      for (const c of byId.get(id)!.layers) {
+        if (kept.has(c) || freed.has(c)) continue;
+        freed.set(c, this.store.records.getLayer(c)?.size ?? 0);
+      }
+    }
+    return { removable: [...removable] as Digest[], freedLayers: [...freed].map(([chainId, size]) => ({ chainId, size })) };
+  }
+
+  /** Removes what reclaimableImages allows of `candidates`, children first; resolves with the bytes freed. */
+  async removeIntermediateImages(candidates: string[]): Promise<number> {
+    const { removable } = this.reclaimableImages(candidates);
+    const left = new Set<string>(removable);
+    const before = await this.diskUsage();
+    while (left.size) {
+      const parents = new Set<string>();
+      for (const id of left) {
+        const p = this.store.records.getImage(id as Digest)?.doc.parent;
+        if (typeof p === 'string') parents.add(p);
+      }
+      // Leaves first, so no remaining image ever names a removed one as parent.
+      const leaves = [...left].filter((id) => !parents.has(id));
+      if (leaves.length === 0) break;
+      for (const id of leaves) {
+        left.delete(id);
+        await this.store.deleteImage(id as Digest);
+        this.events.publish('image', 'delete', id, { name: id });
+      }
+    }
+    return before - (await this.diskUsage());
   }
 
   /** Tags an image the builder made (`docker build -t`), without the event noise of `docker tag`. */
