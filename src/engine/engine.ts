@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { RegistryClient } from '../registry/client.js';
@@ -13,6 +14,11 @@ import { ExecService } from './containers/exec-service.js';
 import { EventBus } from './events/event-bus.js';
 import { ImageService } from './images/image-service.js';
 import { ImageStore } from './images/image-store.js';
+import { NetworkService } from './networks/network-service.js';
+import type { DnsServer } from './networks/types.js';
+import { NetworkRecords } from '../store/network-records.js';
+import type { NetworkDoc } from './networks/types.js';
+import type { NetworkDriver } from '../runtime/network/types.js';
 
 export interface EngineConfig {
   dataRoot: string;
@@ -21,6 +27,38 @@ export interface EngineConfig {
   insecureRegistries: string[];
   defaultRuntime: string;
   logLevel: string;
+  /** The default bridge network's device (daemon --bridge). */
+  bridge?: string;
+  /** The default bridge's address and prefix (daemon --bip). */
+  bip?: string;
+}
+
+/** The driver's tag on everything it makes: 'berth' for the standard exec root, else one per exec root. */
+export function networkInstance(execRoot: string): string {
+  if (path.resolve(execRoot) === '/run/berth') return 'berth';
+  return 'b' + createHash('sha256').update(path.resolve(execRoot)).digest('hex').slice(0, 7);
+}
+
+type DriverFactory = (o: { instance: string; runDir: string; log: EngineLog }) => NetworkDriver;
+type DnsFactory = new (o: { upstreams: () => string[]; lookup: (networkId: string, name: string) => string[]; log: EngineLog }) => DnsServer;
+
+async function loadNetworkRuntime(): Promise<{ createNetworkDriver: DriverFactory; EmbeddedDns: DnsFactory }> {
+  // TODO(net-runtime merge): static imports once runtime/network/driver.ts and dns-server.ts are on this branch.
+  const modules = ['../runtime/network/driver.js', '../runtime/network/dns-server.js'];
+  const [driver, dns] = (await Promise.all(modules.map((m) => import(m)))) as [{ createNetworkDriver: unknown }, { EmbeddedDns: unknown }];
+  return { createNetworkDriver: driver.createNetworkDriver as DriverFactory, EmbeddedDns: dns.EmbeddedDns as DnsFactory };
+}
+
+/** The host's nameservers, which the embedded DNS server forwards to. */
+function hostNameservers(): string[] {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8')
+      .split('\n')
+      .map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1])
+      .filter((n): n is string => n !== undefined);
+  } catch {
+    return [];
+  }
 }
 
 export interface Engine {
@@ -28,6 +66,7 @@ export interface Engine {
   readonly images: ImageService;
   readonly containers: ContainerService;
   readonly execs: ExecService;
+  readonly networks: NetworkService;
   readonly events: EventBus;
   close(): Promise<void>;
 }
@@ -49,13 +88,23 @@ export async function createEngine(config: EngineConfig, log: EngineLog = () => 
   });
   const events = new EventBus();
   const images = new ImageService(store, registry, events, path.join(config.dataRoot, 'tmp'));
+  const { createNetworkDriver, EmbeddedDns } = await loadNetworkRuntime();
+  const driver = createNetworkDriver({ instance: networkInstance(config.execRoot), runDir: path.join(config.execRoot, 'network'), log });
+  let networks: NetworkService | undefined;
+  const dns = new EmbeddedDns({ upstreams: hostNameservers, lookup: (networkId, name) => networks?.lookupName(networkId, name) ?? [], log });
+  networks = new NetworkService(new NetworkRecords<NetworkDoc>(db), driver, events, { defaultBridge: config.bridge ?? 'berth0', bip: config.bip, log }, dns);
   const containers = new ContainerService(new ContainerRecords<ContainerDoc>(db), images, events, {
     dataRoot: config.dataRoot,
     execRoot: config.execRoot,
     defaultRuntime: config.defaultRuntime,
     runtimes: Object.fromEntries(Object.entries({ crun: '/usr/bin/crun', runc: '/usr/bin/runc' }).filter(([, p]) => existsSync(p))),
+    networks,
     log,
   });
+  networks.setContainers(containers.networkLookup());
+  await networks.init();
+  // Before recover: the sandboxes of containers recorded as running are known, so those that died are released.
+  await networks.reconcile(containers.runningNetworkStates());
   await containers.recover();
   const execs = new ExecService(config.execRoot, events, (ref) => containers.execTarget(ref));
   return {
@@ -64,7 +113,9 @@ export async function createEngine(config: EngineConfig, log: EngineLog = () => 
     containers,
     execs,
     events,
+    networks,
     async close() {
+      await dns.closeAll().catch(() => undefined);
       await registry.close();
       db.close();
     },

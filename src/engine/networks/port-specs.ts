@@ -197,6 +197,18 @@ export function portsView(exposedKeys: readonly string[], published: readonly Re
   return out;
 }
 
+/** The published ports back from NetworkSettings.Ports. */
+export function publishedFromView(ports: Record<string, PortBinding[] | null> | undefined): ResolvedPort[] {
+  const out: ResolvedPort[] = [];
+  for (const [key, list] of Object.entries(ports ?? {})) {
+    const [proto, port] = splitProtoPort(key);
+    for (const b of list ?? []) {
+      out.push({ key, protocol: proto === 'udp' ? 'udp' : 'tcp', containerPort: Number(port), hostIp: b.HostIp === '0.0.0.0' ? '' : b.HostIp, hostPort: Number(b.HostPort) });
+    }
+  }
+  return out;
+}
+
 /** GET /containers/json Ports. */
 export interface SummaryPort {
   IP?: string;
