@@ -6,6 +6,7 @@ import { registerContainerStreamRoutes, registerExecRoutes } from './routes/cont
 import { registerContainerRoutes } from './routes/containers.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerImageRoutes } from './routes/images.js';
+import { registerNetworkRoutes } from './routes/networks.js';
 import { registerSystemRoutes } from './routes/system.js';
 
 export function buildRouter(engine: Engine, daemon: DaemonFacts): Router {
@@ -16,5 +17,6 @@ export function buildRouter(engine: Engine, daemon: DaemonFacts): Router {
   registerContainerRoutes(router, engine);
   registerContainerStreamRoutes(router, engine);
   registerExecRoutes(router, engine);
+  registerNetworkRoutes(router, engine);
   return router;
 }
