@@ -10,6 +10,7 @@ import { DEFAULT_HOST } from './api-client.js';
 import { registerAuthCommands } from './commands/auth.js';
 import { registerContainerCommands } from './commands/containers.js';
 import { formatCliError, registerImageCommands } from './commands/images.js';
+import { registerNetworkCommands } from './commands/networks.js';
 import { registerSystemCommands } from './commands/system.js';
 import { CliContext, type CliIo } from './context.js';
 import { defaultConfigDir } from './docker-config.js';
@@ -66,6 +67,7 @@ export function buildProgram(io: CliIo, version: string, context: () => CliConte
   // after the image commands: the container `inspect` (containers, then images) replaces the image-only one
   registerContainerCommands(program, context);
   registerAuthCommands(program, context);
+  registerNetworkCommands(program, context);
   return program;
 }
 
