@@ -3,6 +3,7 @@
  * tears everything down afterwards (processes it left, mounts, temp dirs).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, readlink, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { constants, tmpdir } from 'node:os';
@@ -149,6 +150,9 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<TestDa
     execRoot,
     '--pidfile',
     join(base, 'berthd.pid'),
+    // A default bridge of its own per exec root, so parallel test daemons never share one.
+    '--bridge',
+    `bt${createHash('sha256').update(execRoot).digest('hex').slice(0, 8)}`,
     ...(opts.mirrors ?? []).flatMap((m) => ['--registry-mirror', m]),
     ...(opts.args ?? []),
   ];
