@@ -18,7 +18,7 @@ import { NetworkService } from './networks/network-service.js';
 import type { DnsServer } from './networks/types.js';
 import { NetworkRecords } from '../store/network-records.js';
 import type { NetworkDoc } from './networks/types.js';
-import type { NetworkDriver } from '../runtime/network/types.js';
+import { createNetworkDriver } from '../runtime/network/driver.js';
 
 export interface EngineConfig {
   dataRoot: string;
@@ -39,14 +39,18 @@ export function networkInstance(execRoot: string): string {
   return 'b' + createHash('sha256').update(path.resolve(execRoot)).digest('hex').slice(0, 7);
 }
 
-type DriverFactory = (o: { instance: string; runDir: string; log: EngineLog }) => NetworkDriver;
 type DnsFactory = new (o: { upstreams: () => string[]; lookup: (networkId: string, name: string) => string[]; log: EngineLog }) => DnsServer;
 
-async function loadNetworkRuntime(): Promise<{ createNetworkDriver: DriverFactory; EmbeddedDns: DnsFactory }> {
-  // TODO(net-runtime merge): static imports once runtime/network/driver.ts and dns-server.ts are on this branch.
-  const modules = ['../runtime/network/driver.js', '../runtime/network/dns-server.js'];
-  const [driver, dns] = (await Promise.all(modules.map((m) => import(m)))) as [{ createNetworkDriver: unknown }, { EmbeddedDns: unknown }];
-  return { createNetworkDriver: driver.createNetworkDriver as DriverFactory, EmbeddedDns: dns.EmbeddedDns as DnsFactory };
+/** The embedded DNS server; without it (not built) user networks still work, only names do not resolve. */
+async function loadEmbeddedDns(log: EngineLog): Promise<DnsFactory | undefined> {
+  // TODO(net-runtime merge): a static import once runtime/network/dns-server.ts is on this branch.
+  const specifier = '../runtime/network/dns-server.js';
+  try {
+    return ((await import(specifier)) as { EmbeddedDns: DnsFactory }).EmbeddedDns;
+  } catch (err) {
+    log('warn', `embedded DNS unavailable, container names will not resolve on user networks: ${(err as Error).message}`);
+    return undefined;
+  }
 }
 
 /** The host's nameservers, which the embedded DNS server forwards to. */
@@ -88,10 +92,10 @@ export async function createEngine(config: EngineConfig, log: EngineLog = () => 
   });
   const events = new EventBus();
   const images = new ImageService(store, registry, events, path.join(config.dataRoot, 'tmp'));
-  const { createNetworkDriver, EmbeddedDns } = await loadNetworkRuntime();
+  const EmbeddedDns = await loadEmbeddedDns(log);
   const driver = createNetworkDriver({ instance: networkInstance(config.execRoot), runDir: path.join(config.execRoot, 'network'), log });
   let networks: NetworkService | undefined;
-  const dns = new EmbeddedDns({ upstreams: hostNameservers, lookup: (networkId, name) => networks?.lookupName(networkId, name) ?? [], log });
+  const dns = EmbeddedDns ? new EmbeddedDns({ upstreams: hostNameservers, lookup: (networkId, name) => networks?.lookupName(networkId, name) ?? [], log }) : undefined;
   networks = new NetworkService(new NetworkRecords<NetworkDoc>(db), driver, events, { defaultBridge: config.bridge ?? 'berth0', bip: config.bip, log }, dns);
   const containers = new ContainerService(new ContainerRecords<ContainerDoc>(db), images, events, {
     dataRoot: config.dataRoot,
@@ -115,7 +119,7 @@ export async function createEngine(config: EngineConfig, log: EngineLog = () => 
     events,
     networks,
     async close() {
-      await dns.closeAll().catch(() => undefined);
+      await dns?.closeAll().catch(() => undefined);
       await registry.close();
       db.close();
     },
