@@ -4,6 +4,7 @@ import { execChecked, execTool } from './exec.js';
 import {
   addPortsScript,
   baseScript,
+  deleteTablesScript,
   filterSyncScript,
   networkScript,
   parseFilterTable,
@@ -55,6 +56,8 @@ export function createNetworkDriver(opts: NetworkDriverOptions): NetworkDriver {
   const log = opts.log;
   /** Endpoints attached by this driver (or declared live at reconcile), by container: removal needs their ports. */
   const attached = new Map<string, Endpoint[]>();
+  /** Networks ensured (or declared live) and not removed: when the last goes, so do the tables. */
+  const networks = new Map<string, BridgeNetwork>();
   let baseReady: Promise<void> | undefined;
   let portCursor = 0;
 
@@ -97,6 +100,7 @@ export function createNetworkDriver(opts: NetworkDriverOptions): NetworkDriver {
 
   async function ensureNetwork(net: BridgeNetwork): Promise<void> {
     await writeSysctl('/proc/sys/net/ipv4/ip_forward', '1');
+    networks.set(net.id, net);
     await Promise.all([
       ensureBridge(net),
       ensureBase().then(() => nft(networkScript(instance, net))),
@@ -116,7 +120,13 @@ export function createNetworkDriver(opts: NetworkDriverOptions): NetworkDriver {
       const r = await execTool('ip', ['link', 'del', 'dev', net.bridge]);
       if (r.code !== 0 && (await readAlias(net.bridge)) !== undefined) throw new Error(`ip link del ${net.bridge}: ${r.stderr.trim()}`);
     };
-    await Promise.all([linkGone(), nft(removeNetworkScript(instance, net)), syncFilter([], new Set([net.id.slice(0, 12)]))]);
+    networks.delete(net.id);
+    let script = removeNetworkScript(instance, net);
+    if (networks.size === 0 && attached.size === 0) {
+      script = deleteTablesScript(instance);
+      baseReady = undefined;
+    }
+    await Promise.all([linkGone(), nft(script), syncFilter([], new Set([net.id.slice(0, 12)]))]);
   }
 
   async function createSandbox(containerId: string): Promise<string> {
@@ -196,11 +206,14 @@ export function createNetworkDriver(opts: NetworkDriverOptions): NetworkDriver {
 
     if (live.networks.length) await writeSysctl('/proc/sys/net/ipv4/ip_forward', '1');
     await Promise.all(live.networks.map((n) => ensureBridge(n)));
+    const empty = live.networks.length === 0 && live.endpoints.length === 0;
     const rebuilt = nft(rebuildScript(instance, live.networks, live.endpoints)).then(() => undefined);
-    baseReady = rebuilt;
+    baseReady = empty ? undefined : rebuilt;
     await rebuilt;
     await syncFilter(live.networks, 'all');
 
+    networks.clear();
+    for (const n of live.networks) networks.set(n.id, n);
     attached.clear();
     for (const ep of live.endpoints) attached.set(ep.containerId, [...(attached.get(ep.containerId) ?? []), ep]);
   }

@@ -120,8 +120,10 @@ export function deleteTablesScript(instance: string): string {
   return `add table ip ${t}\ndelete table ip ${t}\nadd table bridge ${t}\ndelete table bridge ${t}\n`;
 }
 
-/** One atomic transaction replacing everything of the instance with exactly `nets` and `eps`. */
+/** One atomic transaction replacing everything of the instance with exactly `nets` and `eps` (no tables at all when
+ * both are empty, so a daemon with no networks leaves nothing in the ruleset). */
 export function rebuildScript(instance: string, nets: BridgeNetwork[], eps: Endpoint[]): string {
+  if (nets.length === 0 && eps.length === 0) return deleteTablesScript(instance);
   return deleteTablesScript(instance) + baseScript(instance) + nets.map((n) => networkScript(instance, n)).join('') + addPortsScript(instance, eps);
 }
 
