@@ -15,10 +15,10 @@ import { EventBus } from './events/event-bus.js';
 import { ImageService } from './images/image-service.js';
 import { ImageStore } from './images/image-store.js';
 import { NetworkService } from './networks/network-service.js';
-import type { DnsServer } from './networks/types.js';
 import { NetworkRecords } from '../store/network-records.js';
 import type { NetworkDoc } from './networks/types.js';
 import { createNetworkDriver } from '../runtime/network/driver.js';
+import { EmbeddedDns } from '../runtime/network/dns-server.js';
 
 export interface EngineConfig {
   dataRoot: string;
@@ -37,20 +37,6 @@ export interface EngineConfig {
 export function networkInstance(execRoot: string): string {
   if (path.resolve(execRoot) === '/run/berth') return 'berth';
   return 'b' + createHash('sha256').update(path.resolve(execRoot)).digest('hex').slice(0, 7);
-}
-
-type DnsFactory = new (o: { upstreams: () => string[]; lookup: (networkId: string, name: string) => string[]; log: EngineLog }) => DnsServer;
-
-/** The embedded DNS server; without it (not built) user networks still work, only names do not resolve. */
-async function loadEmbeddedDns(log: EngineLog): Promise<DnsFactory | undefined> {
-  // TODO(net-runtime merge): a static import once runtime/network/dns-server.ts is on this branch.
-  const specifier = '../runtime/network/dns-server.js';
-  try {
-    return ((await import(specifier)) as { EmbeddedDns: DnsFactory }).EmbeddedDns;
-  } catch (err) {
-    log('warn', `embedded DNS unavailable, container names will not resolve on user networks: ${(err as Error).message}`);
-    return undefined;
-  }
 }
 
 /** The host's nameservers, which the embedded DNS server forwards to. */
@@ -92,10 +78,9 @@ export async function createEngine(config: EngineConfig, log: EngineLog = () => 
   });
   const events = new EventBus();
   const images = new ImageService(store, registry, events, path.join(config.dataRoot, 'tmp'));
-  const EmbeddedDns = await loadEmbeddedDns(log);
   const driver = createNetworkDriver({ instance: networkInstance(config.execRoot), runDir: path.join(config.execRoot, 'network'), log });
   let networks: NetworkService | undefined;
-  const dns = EmbeddedDns ? new EmbeddedDns({ upstreams: hostNameservers, lookup: (networkId, name) => networks?.lookupName(networkId, name) ?? [], log }) : undefined;
+  const dns = new EmbeddedDns({ upstreams: hostNameservers, lookup: (networkId, name) => networks?.lookupName(networkId, name) ?? [], log });
   networks = new NetworkService(new NetworkRecords<NetworkDoc>(db), driver, events, { defaultBridge: config.bridge ?? 'berth0', bip: config.bip, log }, dns);
   const containers = new ContainerService(new ContainerRecords<ContainerDoc>(db), images, events, {
     dataRoot: config.dataRoot,
@@ -119,7 +104,7 @@ export async function createEngine(config: EngineConfig, log: EngineLog = () => 
     events,
     networks,
     async close() {
-      await dns?.closeAll().catch(() => undefined);
+      await dns.closeAll().catch(() => undefined);
       await registry.close();
       db.close();
     },
