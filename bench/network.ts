@@ -18,6 +18,8 @@ import { parseArgs, promisify } from 'node:util';
 import { buildBusyboxImage } from '../test/support/busybox-image.js';
 import { dockerSaveTar } from '../test/support/oci-build.js';
 import { choosePool } from '../src/engine/networks/ipam.js';
+import { networkInstance } from '../src/engine/engine.js';
+import { dirname } from 'node:path';
 import { type BenchEngine, berthdMissing, docker, startBerthd, startDockerd } from './lib/engines.js';
 import { fmtRatio, median, renderTable } from './lib/stats.js';
 import { timeDockerToNull } from './lib/timed-cli.js';
@@ -66,6 +68,15 @@ async function makeDockerdBridge(): Promise<void> {
   await run('ip', ['link', 'add', 'name', DOCKERD_BRIDGE, 'type', 'bridge']);
   await run('ip', ['addr', 'add', gw, 'dev', DOCKERD_BRIDGE]);
   await run('ip', ['link', 'set', DOCKERD_BRIDGE, 'up']);
+}
+
+/** berthd keeps its default bridge and tables after it stops (as dockerd keeps docker0); the bench removes them. */
+async function removeBerthLeftovers(instance: string): Promise<void> {
+  const { stdout } = await run('ip', ['-j', 'link']);
+  for (const l of JSON.parse(stdout) as Array<{ ifname: string; ifalias?: string }>) {
+    if (l.ifalias === `berth:${instance}`) await run('ip', ['link', 'del', l.ifname]).catch(() => undefined);
+  }
+  for (const family of ['ip', 'bridge']) await run('nft', ['delete', 'table', family, `berth_${instance}`]).catch(() => undefined);
 }
 
 async function freePort(): Promise<number> {
@@ -117,6 +128,7 @@ async function main(): Promise<void> {
       if (ids.length) await docker(e, ['rm', '-f', ...ids]).catch(() => undefined);
       await docker(e, ['network', 'rm', 'benchnet']).catch(() => undefined);
       await e.stop().catch((err: Error) => say(`stopping ${e.name}: ${err.message}`));
+      if (e.name === 'berthd') await removeBerthLeftovers(networkInstance(join(dirname(e.dataRoot), 'exec')));
     }
     engines.length = 0;
     if (bridgeMade) await run('ip', ['link', 'del', DOCKERD_BRIDGE]).catch(() => undefined);
