@@ -132,6 +132,19 @@ export async function processesUsing(dir: string): Promise<number[]> {
   return [...matched];
 }
 
+/**
+ * The daemon's default bridge, veths and nftables tables stay after it stops (as docker0 does); a test daemon's go with
+ * its test. They carry the instance tag berthd derives from its exec root ('b' + 7 hex of sha256(execRoot)).
+ */
+export async function removeNetworkLeftovers(execRoot: string): Promise<void> {
+  const instance = `b${createHash('sha256').update(execRoot).digest('hex').slice(0, 7)}`;
+  const links = await run('ip', ['-j', 'link']).then((r) => JSON.parse(r.stdout) as Array<{ ifname: string; ifalias?: string }>, () => []);
+  for (const l of links) {
+    if (l.ifalias === `berth:${instance}` || l.ifalias?.startsWith(`berth:${instance}:`)) await run('ip', ['link', 'del', l.ifname]).catch(() => undefined);
+  }
+  for (const family of ['ip', 'bridge']) await run('nft', ['delete', 'table', family, `berth_${instance}`]).catch(() => undefined);
+}
+
 export async function startDaemon(opts: StartDaemonOptions = {}): Promise<TestDaemon> {
   const base = await mkdtemp(join(tmpdir(), 'berthd-test-'));
   const socket = join(base, 'berth.sock');
@@ -177,6 +190,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<TestDa
       }
     }
     await unmountBelow(base);
+    await removeNetworkLeftovers(execRoot);
     for (const dir of owned) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   };
 
