@@ -60,6 +60,8 @@ test('network ls lists the predefined networks; create gives a user network with
   const subnet = (await ok(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}', 'tnet'])).trim();
   assert.match(subnet, /^\d+\.\d+\.\d+\.0\/\d+$/);
   assert.equal((await ok(['network', 'ls', '-q', '--filter', 'type=custom'])).trim(), id.slice(0, 12));
+  const berthLs = await runCli('berth', ['network', 'ls'], daemon);
+  assert.equal(berthLs.stdout, await ok(['network', 'ls']));
   const dup = await docker(['network', 'create', 'tnet']);
   assert.notEqual(dup.code, 0);
   assert.match(dup.stderr, /network with name tnet already exists/);
@@ -84,6 +86,7 @@ test('containers on a user network reach each other by name and alias; a publish
   const port = (await ok(['port', 'web', '80'])).trim();
   assert.match(port, /^127\.0\.0\.1:\d+$/);
   assert.equal(await ok(['port', 'web']), `80/tcp -> ${port}\n`);
+  assert.equal((await runCli('berth', ['port', 'web'], daemon)).stdout, `80/tcp -> ${port}\n`);
   let body = '';
   for (let i = 0; i < 50 && body === ''; i++) {
     body = await fetch(`http://${port}/`).then((r) => r.text(), () => '');

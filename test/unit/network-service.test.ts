@@ -189,7 +189,13 @@ test('connect and disconnect: stopped containers change config only, running one
   await svc.disconnect('back', 'busy');
   assert.ok(driver.calls.includes(`detach ${cid(7)} eth1`));
   await assert.rejects(svc.disconnect('back', 'busy'), /is not connected to network back/);
-  assert.deepEqual(events.filter((e) => e.Action === 'connect' || e.Action === 'disconnect').map((e) => e.Action), ['connect', 'disconnect', 'connect', 'disconnect']);
+  assert.deepEqual(
+    events.filter((e) => e.Action === 'connect' || e.Action === 'disconnect').map((e) => `${e.Action} ${e.Actor.Attributes.name} ${e.Actor.Attributes.container!.slice(0, 1)}`),
+    ['connect back 6', 'disconnect back 6', 'connect bridge 7', 'connect back 7', 'disconnect back 7'],
+  );
+  await svc.release(cid(7));
+  assert.equal(events.at(-1)?.Action, 'disconnect');
+  assert.equal(events.at(-1)?.Actor.Attributes.name, 'bridge');
   const host: ConnectTarget & { pid: number } = { id: cid(8), name: 'hosty', hostname: 'h', running: true, networkMode: 'host', settings: emptyNetworkSettings(), pid: 1 };
   containers.set(host.id, host);
   await assert.rejects(svc.connect('back', 'hosty'), /cannot be connected to any other network/);

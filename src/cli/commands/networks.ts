@@ -4,6 +4,7 @@ import { invalidArgument } from '../../errors.js';
 import { DaemonError } from '../api-client.js';
 import type { CliContext } from '../context.js';
 import { renderList, renderOne } from '../render/format.js';
+import type { StrictContext } from '../render/template.js';
 import { PreformattedError, confirm, filtersJson, formatCliError, type ContextProvider } from './images.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -34,7 +35,8 @@ export const NETWORK_HEADERS = {
 export const DEFAULT_NETWORK_TABLE = 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}';
 
 /** One row of `network ls` as docker's formatter sees it. */
-export class NetworkRow {
+export class NetworkRow implements StrictContext {
+  readonly templateTypeName = '*formatter.networkContext';
   constructor(private readonly n: NetworkJson, private readonly trunc: boolean) {}
   get ID(): string {
     return this.trunc ? this.n.Id.slice(0, 12) : this.n.Id;
@@ -57,8 +59,11 @@ export class NetworkRow {
   get Labels(): string {
     return Object.entries(this.n.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
   }
-  Label(name: string): string {
-    return this.n.Labels?.[name] ?? '';
+  /** {{.Label "k"}}: called without arguments first by the template engine, it hands back the lookup. */
+  Label(name?: unknown): string | ((n: unknown) => string) {
+    const labels = this.n.Labels ?? {};
+    if (name === undefined) return (n: unknown) => labels[String(n)] ?? '';
+    return labels[String(name)] ?? '';
   }
   get CreatedAt(): string {
     return this.n.Created ?? '';

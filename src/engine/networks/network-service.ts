@@ -7,7 +7,7 @@ import type { EventBus } from '../events/event-bus.js';
 import { parseTimestamp } from '../images/filters.js';
 import { hostsFile, resolveExtraHosts, resolvConf } from './etc-files.js';
 import { allocateAddress, choosePool, isIpv4, isMac, macFromIp, prefixLength, subnetConfig, type SubnetConfig } from './ipam.js';
-import { portAllocatedMessage, portsClash, portsView, wantedPorts, type PortBindings, type ResolvedPort } from './port-specs.js';
+import { portAllocatedMessage, portsClash, portsView, publishedFromView, wantedPorts, type PortBindings, type ResolvedPort } from './port-specs.js';
 import {
   emptyEndpoint,
   emptyNetworkSettings,
@@ -555,6 +555,8 @@ export class NetworkService {
         attach: async () => {
           const ns = await namespace;
           await Promise.all(sandbox.endpoints.map((e) => this.driver.attach(ns.path, e.ep)));
+          // Docker reports each network a starting container joins.
+          for (const e of sandbox.endpoints) this.events.publish('network', 'connect', e.networkId, { container: c.id, name: e.networkName, type: 'bridge' });
         },
       };
     } catch (err) {
@@ -631,7 +633,9 @@ export class NetworkService {
     const sb = this.active.get(containerId);
     this.active.delete(containerId);
     this.records.releaseAddresses(containerId);
-    if (sb) await this.driver.removeSandbox(containerId);
+    if (!sb) return;
+    await this.driver.removeSandbox(containerId);
+    for (const e of sb.endpoints) this.events.publish('network', 'disconnect', e.networkId, { container: containerId, name: e.networkName, type: 'bridge' });
   }
 
   /** Whether berth holds a sandbox for this container (it runs on a bridge network). */
@@ -658,12 +662,7 @@ export class NetworkService {
         const ep: Endpoint = { containerId: c.id, network: this.bridgeOf(row), ifName: `eth${i++}`, ip: s.IPAddress, prefixLen: s.IPPrefixLen, mac: s.MacAddress, defaultRoute: !!s.Gateway, ports: [] };
         sb.endpoints.push({ networkId: row.id, networkName: netName, endpointId: s.EndpointID, aliases: s.Aliases ?? [], ep });
       }
-      for (const [key, list] of Object.entries(c.settings.Ports ?? {})) {
-        const [port, proto] = key.split('/');
-        for (const b of list ?? []) {
-          sb.ports.push({ key, protocol: proto === 'udp' ? 'udp' : 'tcp', containerPort: Number(port), hostIp: b.HostIp === '0.0.0.0' ? '' : b.HostIp, hostPort: Number(b.HostPort) });
-        }
-      }
+      sb.ports.push(...publishedFromView(c.settings.Ports));
       if (sb.endpoints[0]) sb.endpoints[0].ep.ports = sb.ports.map(toPublished);
       endpoints.push(...sb.endpoints.map((e) => e.ep));
       sandboxes.push(sb.path);
