@@ -416,10 +416,8 @@ export class NetworkService {
 
   /** The endpoints a new container is configured with: its network mode's plus NetworkingConfig's. */
   endpointsForCreate(networkMode: string, configs: Record<string, Partial<EndpointSettings>> | undefined): Record<string, EndpointSettings> {
-    if (networkMode.startsWith('container:')) {
-      this.lookup.peer(networkMode.slice('container:'.length));
-      return {};
-    }
+    // Docker looks the other container up at start, not here (a 404 at create makes the docker CLI pull the image).
+    if (networkMode.startsWith('container:')) return {};
     const out: Record<string, EndpointSettings> = {};
     const modeNet = this.resolve(networkMode);
     const entries = Object.entries(configs ?? {});
