@@ -18,7 +18,7 @@ export interface DaemonConfig {
   liveRestore: boolean;
   /** Group that owns the API socket. */
   group: string;
-  /** Linux bridge of the default network (dockerd's --bridge). */
+  /** Linux bridge of the default network (dockerd's --bridge); '' = berth0, or per exec root for a non-standard one. */
   bridge: string;
   /** The default bridge's address with prefix (dockerd's --bip); '' = first free default pool. */
   bip: string;
@@ -186,7 +186,8 @@ export function finalizeDaemonConfig(options: DaemonOptions): DaemonConfig {
     defaultRuntime,
     liveRestore: options.liveRestore ?? true,
     group: options.group ?? 'root',
-    bridge: validateBridgeName(options.bridge ?? DEFAULT_BRIDGE),
+    // '' lets the engine pick: DEFAULT_BRIDGE for the standard exec root, one of its own for any other.
+    bridge: options.bridge === undefined ? '' : validateBridgeName(options.bridge),
     bip: validateBip(options.bip ?? ''),
   };
 }

@@ -78,10 +78,13 @@ export async function createEngine(config: EngineConfig, log: EngineLog = () => 
   });
   const events = new EventBus();
   const images = new ImageService(store, registry, events, path.join(config.dataRoot, 'tmp'));
-  const driver = createNetworkDriver({ instance: networkInstance(config.execRoot), runDir: path.join(config.execRoot, 'network'), log });
+  const instance = networkInstance(config.execRoot);
+  const driver = createNetworkDriver({ instance, runDir: path.join(config.execRoot, 'network'), log });
+  // Daemons on other exec roots (tests, side-by-side installs) must not share berth0.
+  const defaultBridge = config.bridge ?? (instance === 'berth' ? 'berth0' : `${instance}0`);
   let networks: NetworkService | undefined;
   const dns = new EmbeddedDns({ upstreams: hostNameservers, lookup: (networkId, name) => networks?.lookupName(networkId, name) ?? [], log });
-  networks = new NetworkService(new NetworkRecords<NetworkDoc>(db), driver, events, { defaultBridge: config.bridge ?? 'berth0', bip: config.bip, log }, dns);
+  networks = new NetworkService(new NetworkRecords<NetworkDoc>(db), driver, events, { defaultBridge, bip: config.bip, log }, dns);
   const containers = new ContainerService(new ContainerRecords<ContainerDoc>(db), images, events, {
     dataRoot: config.dataRoot,
     execRoot: config.execRoot,
@@ -105,6 +108,7 @@ export async function createEngine(config: EngineConfig, log: EngineLog = () => 
     networks,
     async close() {
       await dns.closeAll().catch(() => undefined);
+      await networks!.shutdown().catch((e: Error) => log('warn', `removing idle networks: ${e.message}`));
       await registry.close();
       db.close();
     },

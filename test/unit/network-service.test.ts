@@ -218,3 +218,15 @@ test('reconcile: running containers keep their addresses, the rest are released'
     /port is already allocated/,
   );
 });
+
+test('shutdown removes the bridges only when no container runs', async () => {
+  const { svc, driver } = await fixture();
+  await svc.create({ Name: 'keep' });
+  const plan = await svc.prepareStart(input(cid(9), 'live', 'bridge', svc.endpointsForCreate('bridge', undefined)));
+  await plan.namespace;
+  await svc.shutdown();
+  assert.ok(!driver.calls.some((c) => c.startsWith('remove ')));
+  await svc.release(cid(9));
+  await svc.shutdown();
+  assert.deepEqual(driver.calls.filter((c) => c.startsWith('remove ')).sort(), ['remove tb0', `remove br-${svc.inspect('keep').Id.slice(0, 12)}`].sort());
+});

@@ -679,6 +679,15 @@ export class NetworkService {
     }
   }
 
+  /**
+   * At daemon shutdown: with no container running, the bridges and their rules go too (the next start makes them
+   * again), so a stopped berthd leaves nothing in the kernel. With containers running, everything stays for them.
+   */
+  async shutdown(): Promise<void> {
+    if (this.active.size > 0) return;
+    for (const r of this.records.list()) if (r.doc.Driver === 'bridge') await this.driver.removeNetwork(this.bridgeOf(r));
+  }
+
   /** The embedded DNS server's question: which addresses does `name` have on this network (running containers only). */
   lookupName(networkId: string, name: string): string[] {
     const row = this.records.get(networkId);
