@@ -56,9 +56,8 @@ test('a default network masquerades outbound, 127.0.0.0/8 sources and hairpin tr
   assert.match(s, /add rule ip berth_t1 post_a1b2c3d4e5f6 ip saddr 10\.201\.3\.0\/24 oifname != "br-a1b2c3d4e5f6" masquerade/);
   assert.match(s, /add rule ip berth_t1 post_a1b2c3d4e5f6 oifname "br-a1b2c3d4e5f6" ip saddr 127\.0\.0\.0\/8 masquerade/);
   assert.match(s, /ct status dnat masquerade/);
-  // No forwarding restrictions: the fwd and icc chains are deleted (after an add that makes the delete safe).
+  // No forwarding restrictions: the fwd chain is deleted (after an add that makes the delete safe).
   assert.match(s, /add chain ip berth_t1 fwd_a1b2c3d4e5f6 .*\nflush chain ip berth_t1 fwd_a1b2c3d4e5f6\ndelete chain ip berth_t1 fwd_a1b2c3d4e5f6/);
-  assert.match(s, /delete chain bridge berth_t1 icc_a1b2c3d4e5f6/);
 });
 
 test('masquerade false drops only the outbound masquerade', () => {
@@ -74,19 +73,18 @@ test('an internal network drops traffic crossing its bridge and never masquerade
   assert.match(s, /add rule ip berth_t1 fwd_a1b2c3d4e5f6 oifname "br-a1b2c3d4e5f6" iifname != "br-a1b2c3d4e5f6" drop/);
 });
 
-test('icc=false drops frames bridged between ports of that bridge', () => {
+test('icc=false drops traffic from the bridge back to itself', () => {
   const s = networkScript('t1', { ...net, icc: false });
-  assert.match(s, /add chain bridge berth_t1 icc_a1b2c3d4e5f6 \{ type filter hook forward priority filter; policy accept; \}/);
-  assert.match(s, /add rule bridge berth_t1 icc_a1b2c3d4e5f6 meta ibrname "br-a1b2c3d4e5f6" drop/);
+  assert.match(s, /add chain ip berth_t1 fwd_a1b2c3d4e5f6 \{ type filter hook forward priority filter; policy accept; \}/);
+  assert.match(s, /add rule ip berth_t1 fwd_a1b2c3d4e5f6 iifname "br-a1b2c3d4e5f6" oifname "br-a1b2c3d4e5f6" drop/);
 });
 
-test('removing a network deletes exactly its three chains', () => {
+test('removing a network deletes exactly its two chains', () => {
   const s = removeNetworkScript('t1', net);
   const deletes = s.split('\n').filter((l) => l.startsWith('delete'));
   assert.deepEqual(deletes, [
     'delete chain ip berth_t1 post_a1b2c3d4e5f6',
     'delete chain ip berth_t1 fwd_a1b2c3d4e5f6',
-    'delete chain bridge berth_t1 icc_a1b2c3d4e5f6',
   ]);
 });
 
@@ -107,9 +105,9 @@ test('removing ports re-adds then deletes the same keys, so it is idempotent', (
   assert.equal(s[1], 'delete element ip berth_t1 ports { 0.0.0.0/0 . tcp . 8080, 127.0.0.1 . udp . 5353 }');
 });
 
-test('rebuild replaces both tables atomically, and with nothing live only deletes them', () => {
+test('rebuild replaces the table atomically, and with nothing live only deletes it', () => {
   const empty = rebuildScript('t1', [], []);
-  assert.equal(empty, 'add table ip berth_t1\ndelete table ip berth_t1\nadd table bridge berth_t1\ndelete table bridge berth_t1\n');
+  assert.equal(empty, 'add table ip berth_t1\ndelete table ip berth_t1\n');
   const full = rebuildScript('t1', [net], [ep]);
   assert.ok(full.startsWith(empty));
   assert.match(full, /post_a1b2c3d4e5f6/);

@@ -103,7 +103,8 @@ export function createNetworkDriver(opts: NetworkDriverOptions): NetworkDriver {
     networks.set(net.id, net);
     await Promise.all([
       ensureBridge(net),
-      ensureBase().then(() => nft(networkScript(instance, net))),
+      // The base goes along every time: idempotent, and it heals a table flushed behind our back.
+      nft(baseScript(instance) + networkScript(instance, net)),
       syncFilter([net], new Set([net.id.slice(0, 12)])),
     ]);
   }

@@ -11,9 +11,9 @@ import type { BridgeNetwork, Endpoint, PublishedPort } from './types.js';
  *     dnat_pre/out   one static rule each: local destination -> DNAT through the map (outside and host traffic)
  *     post_<net>     per network: masquerade out of the host, 127.0.0.0/8 sources sent to the bridge (published
  *                    ports on 127.0.0.1 via route_localnet), hairpin (container to a published port on its own bridge)
- *     fwd_<net>      per internal network: nothing in or out of the bridge
- *   table bridge berth_<i>
- *     icc_<net>      per icc=false network: no frames bridged between two of its ports
+ *     fwd_<net>      internal networks: nothing in or out of the bridge; icc=false: nothing from the bridge to itself
+ *                    (seen by the ip forward hook only with br_netfilter, as with Docker: `meta ibrname` in a bridge
+ *                    table would not need it, but this kernel lacks nft_meta_bridge)
  *
  * Per-network rules live in their own base chains and ports in map elements, so adding or removing either is one
  * transaction that names exactly those objects, with no rule handles to remember. `add` of an existing chain or
@@ -34,18 +34,22 @@ export function baseScript(instance: string): string {
     `add chain ip ${t} dnat_out { type nat hook output priority -100; policy accept; }`,
     `flush chain ip ${t} dnat_out`,
     `add rule ip ${t} dnat_out ${dnat}`,
-    `add table bridge ${t}`,
     '',
   ].join('\n');
 }
 
 const q = (name: string): string => JSON.stringify(name);
 
-function chainLines(family: 'ip' | 'bridge', table: string, chain: string, hook: string, rules: string[]): string[] {
-  const head = `add chain ${family} ${table} ${chain} { ${hook}; policy accept; }`;
-  const flush = `flush chain ${family} ${table} ${chain}`;
-  if (rules.length === 0) return [head, flush, `delete chain ${family} ${table} ${chain}`];
-  return [head, flush, ...rules.map((r) => `add rule ${family} ${table} ${chain} ${r}`)];
+const HOOKS = {
+  post: 'type nat hook postrouting priority srcnat',
+  fwd: 'type filter hook forward priority filter',
+} as const;
+
+function chainLines(table: string, chain: string, hook: string, rules: string[]): string[] {
+  const head = `add chain ip ${table} ${chain} { ${hook}; policy accept; }`;
+  const flush = `flush chain ip ${table} ${chain}`;
+  if (rules.length === 0) return [head, flush, `delete chain ip ${table} ${chain}`];
+  return [head, flush, ...rules.map((r) => `add rule ip ${table} ${chain} ${r}`)];
 }
 
 /** The rules of one network, replacing whatever its chains held (so a changed option takes effect). */
@@ -61,25 +65,13 @@ export function networkScript(instance: string, net: BridgeNetwork): string {
     if (net.masquerade) post.push(`ip saddr ${subnet} oifname != ${br} masquerade`);
     post.push(`oifname ${br} ip saddr 127.0.0.0/8 masquerade`, `oifname ${br} ip saddr ${subnet} ct status dnat masquerade`);
   }
-  const icc = net.icc ? [] : [`meta ibrname ${br} drop`];
-  return [
-    ...chainLines('ip', t, netChain('post', net.id), 'type nat hook postrouting priority srcnat', post),
-    ...chainLines('ip', t, netChain('fwd', net.id), 'type filter hook forward priority filter', fwd),
-    ...chainLines('bridge', t, netChain('icc', net.id), 'type filter hook forward priority filter', icc),
-    '',
-  ].join('\n');
+  if (!net.icc) fwd.push(`iifname ${br} oifname ${br} drop`);
+  return [...chainLines(t, netChain('post', net.id), HOOKS.post, post), ...chainLines(t, netChain('fwd', net.id), HOOKS.fwd, fwd), ''].join('\n');
 }
 
 export function removeNetworkScript(instance: string, net: Pick<BridgeNetwork, 'id'>): string {
   const t = tableName(instance);
-  const lines: string[] = [];
-  for (const [family, kind, hook] of [
-    ['ip', 'post', 'type nat hook postrouting priority srcnat'],
-    ['ip', 'fwd', 'type filter hook forward priority filter'],
-    ['bridge', 'icc', 'type filter hook forward priority filter'],
-  ] as const) {
-    lines.push(...chainLines(family, t, netChain(kind, net.id), hook, []));
-  }
+  const lines = [...chainLines(t, netChain('post', net.id), HOOKS.post, []), ...chainLines(t, netChain('fwd', net.id), HOOKS.fwd, [])];
   return lines.join('\n') + '\n';
 }
 
@@ -114,13 +106,13 @@ export function removePortsScript(instance: string, eps: Endpoint[]): string {
   return `add element ip ${t} ports { ${elems.join(', ')} }\ndelete element ip ${t} ports { ${keys.join(', ')} }\n`;
 }
 
-/** Removes both tables of the instance (no-op when absent). */
+/** Removes the instance's table (no-op when absent). */
 export function deleteTablesScript(instance: string): string {
   const t = tableName(instance);
-  return `add table ip ${t}\ndelete table ip ${t}\nadd table bridge ${t}\ndelete table bridge ${t}\n`;
+  return `add table ip ${t}\ndelete table ip ${t}\n`;
 }
 
-/** One atomic transaction replacing everything of the instance with exactly `nets` and `eps` (no tables at all when
+/** One atomic transaction replacing everything of the instance with exactly `nets` and `eps` (no table at all when
  * both are empty, so a daemon with no networks leaves nothing in the ruleset). */
 export function rebuildScript(instance: string, nets: BridgeNetwork[], eps: Endpoint[]): string {
   if (nets.length === 0 && eps.length === 0) return deleteTablesScript(instance);

@@ -37,11 +37,11 @@ export function hostVethName(containerId: string, networkId: string): string {
   return `veth${createHash('sha256').update(`${containerId}\0${networkId}`).digest('hex').slice(0, 7)}`;
 }
 
-/** nftables table of this instance (both the ip and the bridge family use the name). */
+/** nftables table of this instance (family ip). */
 export const tableName = (instance: string): string => `berth_${instance}`;
 
 /** Per-network base chains are named by network id so bridge names (which may hold '.' or '-') never need quoting. */
-export const netChain = (kind: 'post' | 'fwd' | 'icc', networkId: string): string => `${kind}_${networkId.slice(0, 12)}`;
+export const netChain = (kind: 'post' | 'fwd', networkId: string): string => `${kind}_${networkId.slice(0, 12)}`;
 
 /** Comment on the accept rules berth puts into a foreign `ip filter` chain (Docker's FORWARD / DOCKER-USER). */
 export const filterComment = (instance: string, networkId: string): string => `berth:${instance}:${networkId.slice(0, 12)}`;
