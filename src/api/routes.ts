@@ -7,6 +7,7 @@ import { registerContainerStreamRoutes, registerExecRoutes } from './routes/cont
 import { registerContainerRoutes } from './routes/containers.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerImageRoutes } from './routes/images.js';
+import { registerNetworkRoutes } from './routes/networks.js';
 import { registerSystemRoutes } from './routes/system.js';
 import { registerVolumeRoutes } from './routes/volumes.js';
 
@@ -20,5 +21,6 @@ export function buildRouter(engine: Engine, daemon: DaemonFacts): Router {
   registerExecRoutes(router, engine);
   registerVolumeRoutes(router, engine);
   registerBuildRoutes(router, engine);
+  registerNetworkRoutes(router, engine);
   return router;
 }

@@ -11,6 +11,7 @@ import { registerAuthCommands } from './commands/auth.js';
 import { registerBuildCommands } from './commands/build.js';
 import { registerContainerCommands } from './commands/containers.js';
 import { formatCliError, registerImageCommands } from './commands/images.js';
+import { registerNetworkCommands } from './commands/networks.js';
 import { registerSystemCommands } from './commands/system.js';
 import { registerVolumeCommands } from './commands/volumes.js';
 import { CliContext, type CliIo } from './context.js';
@@ -70,6 +71,7 @@ export function buildProgram(io: CliIo, version: string, context: () => CliConte
   registerAuthCommands(program, context);
   registerVolumeCommands(program, context);
   registerBuildCommands(program, context);
+  registerNetworkCommands(program, context);
   return program;
 }
 

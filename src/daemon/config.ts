@@ -18,6 +18,10 @@ export interface DaemonConfig {
   liveRestore: boolean;
   /** Group that owns the API socket. */
   group: string;
+  /** Linux bridge of the default network (dockerd's --bridge); '' = berth0, or per exec root for a non-standard one. */
+  bridge: string;
+  /** The default bridge's address with prefix (dockerd's --bip); '' = first free default pool. */
+  bip: string;
 }
 
 /** The settings one source (the command line or daemon.json) gave explicitly. */
@@ -37,6 +41,8 @@ const DIRECTIVES: { [K in keyof DaemonConfig]-?: { key: string; kind: Kind } } =
   defaultRuntime: { key: 'default-runtime', kind: 'string' },
   liveRestore: { key: 'live-restore', kind: 'boolean' },
   group: { key: 'group', kind: 'string' },
+  bridge: { key: 'bridge', kind: 'string' },
+  bip: { key: 'bip', kind: 'string' },
 };
 
 const SETTINGS = Object.keys(DIRECTIVES) as (keyof DaemonConfig)[];
@@ -45,6 +51,23 @@ export const DEFAULT_CONFIG_FILE = '/etc/berth/daemon.json';
 export const DEFAULT_HOST = 'unix:///run/berth/berth.sock';
 export const DEFAULT_DATA_ROOT = '/var/lib/berth';
 export const DEFAULT_EXEC_ROOT = '/run/berth';
+export const DEFAULT_BRIDGE = 'berth0';
+
+/** A Linux interface name: 1-15 characters, no '/', whitespace or ':'. */
+export function validateBridgeName(name: string): string {
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(name)) throw invalidArgument(`invalid bridge name ${JSON.stringify(name)}: 1 to 15 of [A-Za-z0-9_.-]`);
+  return name;
+}
+
+/** --bip is the bridge's own address with the prefix, e.g. 172.17.0.1/16. */
+export function validateBip(bip: string): string {
+  if (bip === '') return bip;
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(bip);
+  if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 30 || Number(m[5]) < 1) {
+    throw invalidArgument(`invalid bip ${JSON.stringify(bip)}: expected an IPv4 address with a prefix length, e.g. 172.17.0.1/16`);
+  }
+  return bip;
+}
 
 function settingOfKey(key: string): keyof DaemonConfig | undefined {
   return SETTINGS.find((s) => DIRECTIVES[s].key === key);
@@ -163,6 +186,9 @@ export function finalizeDaemonConfig(options: DaemonOptions): DaemonConfig {
     defaultRuntime,
     liveRestore: options.liveRestore ?? true,
     group: options.group ?? 'root',
+    // '' lets the engine pick: DEFAULT_BRIDGE for the standard exec root, one of its own for any other.
+    bridge: options.bridge === undefined ? '' : validateBridgeName(options.bridge),
+    bip: validateBip(options.bip ?? ''),
   };
 }
 

@@ -61,6 +61,8 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       insecureRegistries: config.insecureRegistries,
       defaultRuntime: config.defaultRuntime,
       logLevel: config.logLevel,
+      bridge: config.bridge || undefined,
+      bip: config.bip || undefined,
     }, (level, msg) => log[level](msg));
     undo.push(() => engine.close());
 

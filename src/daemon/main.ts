@@ -33,6 +33,8 @@ export function parseDaemonArgs(argv: string[], output?: { out: (s: string) => v
     .option('--default-runtime <name>', 'Default OCI runtime for containers (default "crun")')
     .option('--live-restore', 'Keep containers alive while the daemon is down (always on)')
     .option('-G, --group <group>', 'Group for the unix socket (default "root")')
+    .option('-b, --bridge <name>', 'Linux bridge of the default network (default "berth0")')
+    .option('--bip <cidr>', 'Address and prefix of the default bridge (default: first free pool from 172.17.0.0/16)')
     .allowExcessArguments(false)
     .exitOverride();
   if (output) program.configureOutput({ writeOut: output.out, writeErr: output.err });
@@ -44,7 +46,7 @@ export function parseDaemonArgs(argv: string[], output?: { out: (s: string) => v
   }
   const o = program.opts<{
     host?: string[]; dataRoot?: string; execRoot?: string; registryMirror?: string[]; insecureRegistry?: string[];
-    configFile: string; logLevel?: string; pidfile?: string; defaultRuntime?: string; liveRestore?: boolean; group?: string;
+    configFile: string; logLevel?: string; pidfile?: string; defaultRuntime?: string; liveRestore?: boolean; group?: string; bridge?: string; bip?: string;
   }>();
   const options: DaemonOptions = {};
   if (o.host) options.hosts = o.host;
@@ -58,6 +60,8 @@ export function parseDaemonArgs(argv: string[], output?: { out: (s: string) => v
   if (o.defaultRuntime !== undefined) options.defaultRuntime = o.defaultRuntime;
   if (o.liveRestore !== undefined) options.liveRestore = o.liveRestore;
   if (o.group !== undefined) options.group = o.group;
+  if (o.bridge !== undefined) options.bridge = o.bridge;
+  if (o.bip !== undefined) options.bip = o.bip;
   return { options, configFile: o.configFile, configFileExplicit: program.getOptionValueSource('configFile') === 'cli' };
 }
 

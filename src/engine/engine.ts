@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { RegistryClient } from '../registry/client.js';
@@ -19,6 +20,11 @@ import { ImageService } from './images/image-service.js';
 import { ImageStore } from './images/image-store.js';
 import { SystemDiskUsage } from './volumes/disk-usage.js';
 import { VolumeService } from './volumes/volume-service.js';
+import { NetworkService } from './networks/network-service.js';
+import { NetworkRecords } from '../store/network-records.js';
+import type { NetworkDoc } from './networks/types.js';
+import { createNetworkDriver } from '../runtime/network/driver.js';
+import { EmbeddedDns } from '../runtime/network/dns-server.js';
 
 export interface EngineConfig {
   dataRoot: string;
@@ -27,6 +33,28 @@ export interface EngineConfig {
   insecureRegistries: string[];
   defaultRuntime: string;
   logLevel: string;
+  /** The default bridge network's device (daemon --bridge). */
+  bridge?: string;
+  /** The default bridge's address and prefix (daemon --bip). */
+  bip?: string;
+}
+
+/** The driver's tag on everything it makes: 'berth' for the standard exec root, else one per exec root. */
+export function networkInstance(execRoot: string): string {
+  if (path.resolve(execRoot) === '/run/berth') return 'berth';
+  return 'b' + createHash('sha256').update(path.resolve(execRoot)).digest('hex').slice(0, 7);
+}
+
+/** The host's nameservers, which the embedded DNS server forwards to. */
+function hostNameservers(): string[] {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8')
+      .split('\n')
+      .map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1])
+      .filter((n): n is string => n !== undefined);
+  } catch {
+    return [];
+  }
 }
 
 export interface Engine {
@@ -34,6 +62,7 @@ export interface Engine {
   readonly images: ImageService;
   readonly containers: ContainerService;
   readonly execs: ExecService;
+  readonly networks: NetworkService;
   readonly events: EventBus;
   readonly volumes: VolumeService;
   readonly diskUsage: SystemDiskUsage;
@@ -60,14 +89,26 @@ export async function createEngine(config: EngineConfig, log: EngineLog = () => 
   const images = new ImageService(store, registry, events, path.join(config.dataRoot, 'tmp'));
   const volumes = new VolumeService(new VolumeRecords(db), events, path.join(config.dataRoot, 'volumes'));
   await volumes.init();
+  const instance = networkInstance(config.execRoot);
+  const driver = createNetworkDriver({ instance, runDir: path.join(config.execRoot, 'network'), log });
+  // Daemons on other exec roots (tests, side-by-side installs) must not share berth0.
+  const defaultBridge = config.bridge ?? (instance === 'berth' ? 'berth0' : `${instance}0`);
+  let networks: NetworkService | undefined;
+  const dns = new EmbeddedDns({ upstreams: hostNameservers, lookup: (networkId, name) => networks?.lookupName(networkId, name) ?? [], log });
+  networks = new NetworkService(new NetworkRecords<NetworkDoc>(db), driver, events, { defaultBridge, bip: config.bip, log }, dns);
   const containers = new ContainerService(new ContainerRecords<ContainerDoc>(db), images, events, {
     dataRoot: config.dataRoot,
     execRoot: config.execRoot,
     defaultRuntime: config.defaultRuntime,
     runtimes: Object.fromEntries(Object.entries({ crun: '/usr/bin/crun', runc: '/usr/bin/runc' }).filter(([, p]) => existsSync(p))),
+    networks,
     log,
     volumes,
   });
+  networks.setContainers(containers.networkLookup());
+  await networks.init();
+  // Before recover: the sandboxes of containers recorded as running are known, so those that died are released.
+  await networks.reconcile(containers.runningNetworkStates());
   await containers.recover();
   const builds = new BuildService(
     images,
@@ -94,7 +135,10 @@ export async function createEngine(config: EngineConfig, log: EngineLog = () => 
     volumes,
     diskUsage,
     builds,
+    networks,
     async close() {
+      await dns.closeAll().catch(() => undefined);
+      await networks!.shutdown().catch((e: Error) => log('warn', `removing idle networks: ${e.message}`));
       await registry.close();
       db.close();
     },

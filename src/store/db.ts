@@ -67,8 +67,10 @@ export class MetadataDb {
       );
     }
     const record = this.sql.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+    // By what is recorded, not by the highest number: a migration merged in below an applied one still runs.
+    const applied = new Set((this.sql.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((r) => r.version));
     for (const m of migrations) {
-      if (m.version <= current) continue;
+      if (applied.has(m.version)) continue;
       this.transaction(() => {
         m.up(this.sql);
         record.run(m.version, m.name, Date.now());

@@ -74,6 +74,27 @@ export const MIGRATIONS: Migration[] = [
     },
   },
   {
+    version: 3,
+    name: 'networks',
+    up(db) {
+      db.exec(`
+        CREATE TABLE networks (
+          id         TEXT PRIMARY KEY,           -- 64 hex
+          name       TEXT NOT NULL UNIQUE,
+          created_at INTEGER NOT NULL,           -- ms
+          doc        TEXT NOT NULL               -- JSON: driver, IPAM, options, labels
+        );
+        CREATE TABLE network_addresses (
+          network_id   TEXT NOT NULL REFERENCES networks(id) ON DELETE CASCADE,
+          ip           TEXT NOT NULL,
+          container_id TEXT NOT NULL,
+          PRIMARY KEY (network_id, ip)
+        );
+        CREATE INDEX network_addresses_container ON network_addresses(container_id);
+      `);
+    },
+  },
+  {
     version: 4,
     name: 'volumes',
     up(db) {

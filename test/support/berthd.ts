@@ -3,6 +3,7 @@
  * tears everything down afterwards (processes it left, mounts, temp dirs).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, readlink, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { constants, tmpdir } from 'node:os';
@@ -131,6 +132,19 @@ export async function processesUsing(dir: string): Promise<number[]> {
   return [...matched];
 }
 
+/**
+ * The daemon's default bridge, veths and nftables tables stay after it stops (as docker0 does); a test daemon's go with
+ * its test. They carry the instance tag berthd derives from its exec root ('b' + 7 hex of sha256(execRoot)).
+ */
+export async function removeNetworkLeftovers(execRoot: string): Promise<void> {
+  const instance = `b${createHash('sha256').update(execRoot).digest('hex').slice(0, 7)}`;
+  const links = await run('ip', ['-j', 'link']).then((r) => JSON.parse(r.stdout) as Array<{ ifname: string; ifalias?: string }>, () => []);
+  for (const l of links) {
+    if (l.ifalias === `berth:${instance}` || l.ifalias?.startsWith(`berth:${instance}:`)) await run('ip', ['link', 'del', l.ifname]).catch(() => undefined);
+  }
+  for (const family of ['ip', 'bridge']) await run('nft', ['delete', 'table', family, `berth_${instance}`]).catch(() => undefined);
+}
+
 export async function startDaemon(opts: StartDaemonOptions = {}): Promise<TestDaemon> {
   const base = await mkdtemp(join(tmpdir(), 'berthd-test-'));
   const socket = join(base, 'berth.sock');
@@ -149,6 +163,9 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<TestDa
     execRoot,
     '--pidfile',
     join(base, 'berthd.pid'),
+    // A default bridge of its own per exec root, so parallel test daemons never share one.
+    '--bridge',
+    `bt${createHash('sha256').update(execRoot).digest('hex').slice(0, 8)}`,
     ...(opts.mirrors ?? []).flatMap((m) => ['--registry-mirror', m]),
     ...(opts.args ?? []),
   ];
@@ -173,6 +190,7 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<TestDa
       }
     }
     await unmountBelow(base);
+    await removeNetworkLeftovers(execRoot);
     for (const dir of owned) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   };
 

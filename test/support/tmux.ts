@@ -18,9 +18,9 @@ export class TmuxSession {
     const exports = Object.entries(env)
       .map(([k, v]) => `export ${k}='${v.replace(/'/g, `'\\''`)}';`)
       .join(' ');
-    // The pane stays after the command ends so its exit status can be read.
-    await run('tmux', ['-S', socket, 'new-session', '-d', '-s', name, '-x', String(size.cols), '-y', String(size.rows), `${exports} ${command}`]);
-    await run('tmux', ['-S', socket, 'set-option', '-t', name, 'remain-on-exit', 'on']);
+    // The command's status is printed after it and the shell then waits, so the pane (and the status) stay readable.
+    const line = `${exports} ${command}; echo "[exit $?]"; sleep 600`;
+    await run('tmux', ['-S', socket, 'new-session', '-d', '-s', name, '-x', String(size.cols), '-y', String(size.rows), line]);
     return new TmuxSession(socket, name);
   }
 
@@ -44,9 +44,8 @@ export class TmuxSession {
 
   /** The command's exit status once it has ended, else undefined. */
   async exitStatus(): Promise<number | undefined> {
-    const r = await run('tmux', ['-S', this.socket, 'display-message', '-p', '-t', this.name, '#{pane_dead} #{pane_dead_status}']);
-    const [dead, status] = r.stdout.trim().split(' ');
-    return dead === '1' ? Number(status) : undefined;
+    const m = /^\[exit (\d+)\]\s*$/m.exec(await this.screen());
+    return m ? Number(m[1]) : undefined;
   }
 
   /** Polls the screen until `pattern` shows (or fails after `timeoutMs`). */

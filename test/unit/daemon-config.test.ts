@@ -66,8 +66,8 @@ test('daemon.json with dockerd keys', () => {
 });
 
 test('daemon.json: unknown keys and wrong types are errors', () => {
-  assert.throws(() => parseDaemonJson('{"data-root":"/d","storage-driver":"x","bip":"y"}'),
-    /the following directives don't match any configuration option: storage-driver, bip/);
+  assert.throws(() => parseDaemonJson('{"data-root":"/d","storage-driver":"x","fixed-cidr":"y"}'),
+    /the following directives don't match any configuration option: storage-driver, fixed-cidr/);
   assert.throws(() => parseDaemonJson('{"hosts":"unix:///x"}'), /hosts must be a list of strings/);
   assert.throws(() => parseDaemonJson('{"live-restore":"yes"}'), /live-restore must be a boolean/);
   assert.throws(() => parseDaemonJson('{"data-root":'), /invalid JSON/);

@@ -30,6 +30,10 @@ import { containerChanges, type Change } from './changes.js';
 import type { ContainerConfig, ContainerDoc, ContainerState, CreateRequest, HostConfig } from './types.js';
 import { applyChanges } from '../images/changes.js';
 import { summaryOf, type ContainerSummary } from './views.js';
+import type { ConnectTarget, ContainerLookup, ContainerNetInput, ContainerPeer, NetNamespace, NetworkService, StartPlan } from '../networks/network-service.js';
+import { containerNetInput, linksForCreate, stoppedNetworkSettings } from '../networks/container-network.js';
+import { validatePortBindings } from '../networks/port-specs.js';
+import { emptyNetworkSettings, type NetworkSettings } from '../networks/types.js';
 
 type Row = ContainerRow<ContainerDoc>;
 
@@ -40,6 +44,7 @@ export interface ContainerServiceOptions {
   execRoot: string;
   defaultRuntime: string;
   runtimes: Record<string, string>;
+  networks: NetworkService;
   log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
   volumes: VolumeService;
 }
@@ -236,8 +241,8 @@ export class ContainerService {
       { mountsOf: (ref) => mountsOf(this.resolve(ref).doc), exists: (p) => existsSync(p) },
     );
     this.opts.volumes.checkMounts(planned);
-    const net = hostConfig.NetworkMode!;
-    if (!['bridge', 'none', 'host'].includes(net)) throw notFound(`network ${net} not found`);
+    validatePortBindings(hostConfig.PortBindings as Parameters<typeof validatePortBindings>[0], config.ExposedPorts);
+    const endpoints = this.opts.networks.endpointsForCreate(hostConfig.NetworkMode!, (req.NetworkingConfig as { EndpointsConfig?: Record<string, never> } | undefined)?.EndpointsConfig);
 
     const id = newContainerId();
     let finalName: string;
@@ -254,6 +259,7 @@ export class ContainerService {
       do finalName = generateName(attempt++);
       while (this.records.byName(finalName));
     }
+    hostConfig.Links = linksForCreate((hostConfig.Links as string[] | null | undefined) ?? [], finalName, (ref) => this.resolve(ref).name);
     const d = this.dirs(id);
     const doc: ContainerDoc = {
       Id: id,
@@ -278,7 +284,7 @@ export class ContainerService {
       GraphDriver: { Name: 'overlay2', Data: { UpperDir: d.upper, WorkDir: d.work, MergedDir: d.rootfs } },
       Mounts: [],
       Config: { ...config, Hostname: config.Hostname || id.slice(0, 12) },
-      NetworkSettings: { Bridge: '', SandboxID: '', Ports: {}, Networks: {} },
+      NetworkSettings: { ...emptyNetworkSettings(), Networks: endpoints },
       Berth: { runtime: runtimeName, layers: this.images.layerPaths(image) },
     };
     // The name is checked and taken with no await in between, so concurrent creates cannot both get it.
@@ -302,22 +308,16 @@ export class ContainerService {
     this.records.update(row.id, row.doc);
   }
 
-  private async writeEtcFiles(row: Row): Promise<void> {
+  private async writeEtcFiles(row: Row, plan: StartPlan): Promise<void> {
     const doc = row.doc;
-    const hostname = doc.Config.Hostname;
-    await writeFile(doc.HostnamePath, `${hostname}\n`);
-    const hosts = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::\tip6-localnet', 'ff00::\tip6-mcastprefix',
-      'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters', `127.0.1.1\t${hostname}`];
-    for (const h of (doc.HostConfig.ExtraHosts as string[] | null | undefined) ?? []) {
-      const [n, ip] = h.split(':', 2);
-      if (n && ip) hosts.push(`${ip}\t${n}`);
-    }
-    await writeFile(doc.HostsPath, hosts.join('\n') + '\n');
-    if (existsSync('/etc/resolv.conf')) await copyFile('/etc/resolv.conf', doc.ResolvConfPath);
-    else await writeFile(doc.ResolvConfPath, '');
+    await Promise.all([
+      writeFile(doc.HostnamePath, `${doc.Config.Hostname}\n`),
+      writeFile(doc.HostsPath, plan.hosts),
+      writeFile(doc.ResolvConfPath, plan.resolv),
+    ]);
   }
 
-  private specInput(row: Row, user: Awaited<ReturnType<typeof resolveUser>>): ContainerSpecInput {
+  private specInput(row: Row, user: Awaited<ReturnType<typeof resolveUser>>, netns: NetNamespace): ContainerSpecInput {
     const doc = row.doc;
     const hc = doc.HostConfig;
     const d = this.dirs(row.id);
@@ -362,7 +362,7 @@ export class ContainerService {
       mounts,
       shmSize: hc.ShmSize || DEFAULT_SHM_SIZE,
       namespaces: {
-        network: { mode: hc.NetworkMode === 'host' ? 'host' : 'private' },
+        network: netns,
         pid: hc.PidMode === 'host' ? 'host' : 'private',
         ipc: hc.IpcMode === 'host' ? 'host' : 'private',
         uts: hc.UTSMode === 'host' ? 'host' : 'private',
@@ -415,12 +415,18 @@ export class ContainerService {
     }
     try {
       await this.opts.volumes.acquire(id, mountsOf(row.doc), d.rootfs);
-      await this.writeEtcFiles(row);
-      const user = await resolveUser(d.rootfs, row.doc.Config.User, row.doc.HostConfig.GroupAdd ?? []);
-      const spec = generateSpec(this.specInput(row, user));
+      // Addresses and ports are taken and the sandbox is being made; its veths are set up while conmon creates.
+      const plan = await this.opts.networks.prepareStart(containerNetInput(row.id, row.name, row.doc));
+      row.doc.NetworkSettings = plan.settings;
+      const [, user, netns] = await Promise.all([
+        this.writeEtcFiles(row, plan),
+        resolveUser(d.rootfs, row.doc.Config.User, row.doc.HostConfig.GroupAdd ?? []),
+        plan.namespace,
+      ]);
+      const spec = generateSpec(this.specInput(row, user, netns));
       const seccompToLearn = rt.name === 'crun' ? await this.seccompCache(rt).apply(spec) : undefined;
       await writeFile(path.join(d.bundle, 'config.json'), specToJson(spec));
-      const created = await conmonCreate({
+      const [createdResult, attached] = await Promise.allSettled([conmonCreate({
         id,
         name: row.name,
         bundle: d.bundle,
@@ -431,7 +437,10 @@ export class ContainerService {
         terminal: row.doc.Config.Tty,
         stdin: row.doc.Config.OpenStdin,
         stdinOnce: row.doc.Config.StdinOnce,
-      });
+      }), plan.attach()]);
+      if (createdResult.status === 'rejected') throw createdResult.reason;
+      if (attached.status === 'rejected') throw attached.reason;
+      const created = createdResult.value;
       const hooks = this.beforeRun.get(id) ?? [];
       this.beforeRun.delete(id);
       await Promise.all(hooks.map((h) => h(created.attachPath).catch((e: Error) => this.opts.log('warn', `attach to ${id}: ${e.message}`))));
@@ -457,6 +466,8 @@ export class ContainerService {
       await rt.delete(id, { force: true }).catch(() => undefined);
       await unmount(d.rootfs).catch(() => undefined);
       await this.opts.volumes.release(id, mountsOf(row.doc)).catch(() => undefined);
+      await this.opts.networks.release(id).catch((e: Error) => this.opts.log('warn', `releasing the network of ${id}: ${e.message}`));
+      row.doc.NetworkSettings = stoppedNetworkSettings(row.doc.NetworkSettings);
       row.doc.State = { ...row.doc.State, Status: 'created', Running: false, Pid: 0, ExitCode: startFailureCode(message), Error: message };
       this.save(row);
       this.events.publish('container', 'die', id, { exitCode: String(row.doc.State.ExitCode), image: row.doc.Config.Image, name: row.name });
@@ -529,7 +540,9 @@ export class ContainerService {
       await Promise.all([
         this.runtime(row.doc.Berth.runtime).deleteStopped(id).catch(() => undefined),
         unmount(d.rootfs).catch((e: Error) => this.opts.log('warn', `unmounting ${d.rootfs}: ${e.message}`)),
+        this.opts.networks.release(id).catch((e: Error) => this.opts.log('warn', `releasing the network of ${id}: ${e.message}`)),
       ]);
+      row.doc.NetworkSettings = stoppedNetworkSettings(row.doc.NetworkSettings);
       row.doc.State = {
         ...row.doc.State,
         Status: 'exited',
@@ -697,6 +710,7 @@ export class ContainerService {
       const rt = this.runtime(row.doc.Berth.runtime);
       if (existsSync(path.join(rt.root, row.id))) await rt.delete(row.id, { force: true }).catch(() => undefined);
       await unmount(d.rootfs).catch(() => undefined);
+      await this.opts.networks.release(row.id).catch((e: Error) => this.opts.log('warn', `releasing the network of ${row.id}: ${e.message}`));
       this.records.remove(row.id);
       await Promise.all([rm(d.data, { recursive: true, force: true }), rm(d.bundle, { recursive: true, force: true }), rm(path.join(d.exits, row.id), { force: true })]);
     });
@@ -998,6 +1012,35 @@ export class ContainerService {
 
   cgroupVersion(): 1 | 2 {
     return cgroupVersion();
+  }
+
+  /** Running containers' network state as stored, for the network side's reconcile at daemon start. */
+  runningNetworkStates(): Array<{ id: string; name: string; settings: NetworkSettings; exposed: Record<string, unknown> | undefined }> {
+    return this.records
+      .list()
+      .filter((r) => r.doc.State.Running)
+      .map((r) => ({ id: r.id, name: r.name, settings: r.doc.NetworkSettings, exposed: r.doc.Config.ExposedPorts }));
+  }
+
+  /** How the network service sees containers: peers for links and `container:` mode, and connect/disconnect. */
+  networkLookup(): ContainerLookup {
+    return {
+      peer: (ref): ContainerPeer => {
+        const r = this.resolve(ref);
+        return { id: r.id, name: r.name, running: r.doc.State.Running, pid: r.doc.State.Pid };
+      },
+      withNetworkSettings: async (ref, fn: (c: ConnectTarget) => Promise<void>) => {
+        const { id } = this.resolve(ref);
+        await this.locked(id, async () => {
+          const row = this.records.get(id);
+          if (!row) throw notFound(`No such container: ${ref}`);
+          const settings = row.doc.NetworkSettings;
+          settings.Networks ??= {};
+          await fn({ id, name: row.name, hostname: row.doc.Config.Hostname, running: row.doc.State.Running, networkMode: row.doc.HostConfig.NetworkMode ?? 'bridge', settings });
+          this.save(row);
+        });
+      },
+    };
   }
 
   count(): { total: number; running: number; paused: number; stopped: number } {

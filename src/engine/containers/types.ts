@@ -113,7 +113,7 @@ export interface ContainerDoc {
   GraphDriver: { Name: string; Data: Record<string, string> };
   Mounts: unknown[];
   Config: ContainerConfig;
-  NetworkSettings: Record<string, unknown>;
+  NetworkSettings: import('../networks/types.js').NetworkSettings;
   /** berth's own bookkeeping, not shown by inspect. */
   Berth: {
     runtime: string;

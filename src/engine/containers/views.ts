@@ -1,6 +1,7 @@
 import type { ContainerRow } from '../../store/container-records.js';
 import { humanDuration } from '../../util/human-duration.js';
 import type { ContainerDoc } from './types.js';
+import { publishedFromView, summaryPorts } from '../networks/port-specs.js';
 
 /** GET /containers/json item. */
 export interface ContainerSummary {
@@ -50,12 +51,12 @@ export function summaryOf(row: ContainerRow<ContainerDoc>): ContainerSummary {
     ImageID: doc.Image,
     Command: commandText(doc.Path, doc.Args),
     Created: Math.floor(Date.parse(doc.Created) / 1000),
-    Ports: [],
+    Ports: summaryPorts(Object.keys(doc.Config.ExposedPorts ?? {}), publishedFromView(doc.NetworkSettings?.Ports)),
     Labels: doc.Config.Labels ?? {},
     State: doc.State.Status,
     Status: statusText(doc),
     HostConfig: { NetworkMode: doc.HostConfig.NetworkMode ?? 'bridge' },
-    NetworkSettings: { Networks: {} },
+    NetworkSettings: { Networks: doc.NetworkSettings?.Networks ?? {} },
     Mounts: doc.Mounts,
   };
 }
