@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { invalidArgument } from '../errors.js';
 import { isLogLevel, type LogLevel } from './log.js';
+import { validateLogConfig } from '../engine/containers/log-config.js';
 
 export interface DaemonConfig {
   hosts: string[];
@@ -18,12 +19,15 @@ export interface DaemonConfig {
   liveRestore: boolean;
   /** Group that owns the API socket. */
   group: string;
+  /** Containers' default logging driver and its options (dockerd's log-driver, log-opts). */
+  logDriver: string;
+  logOpts: Record<string, string>;
 }
 
 /** The settings one source (the command line or daemon.json) gave explicitly. */
 export type DaemonOptions = Partial<DaemonConfig>;
 
-type Kind = 'string' | 'strings' | 'boolean';
+type Kind = 'string' | 'strings' | 'boolean' | 'map';
 
 /** daemon.json key (dockerd's name) and value type of each setting. */
 const DIRECTIVES: { [K in keyof DaemonConfig]-?: { key: string; kind: Kind } } = {
@@ -37,6 +41,8 @@ const DIRECTIVES: { [K in keyof DaemonConfig]-?: { key: string; kind: Kind } } =
   defaultRuntime: { key: 'default-runtime', kind: 'string' },
   liveRestore: { key: 'live-restore', kind: 'boolean' },
   group: { key: 'group', kind: 'string' },
+  logDriver: { key: 'log-driver', kind: 'string' },
+  logOpts: { key: 'log-opts', kind: 'map' },
 };
 
 const SETTINGS = Object.keys(DIRECTIVES) as (keyof DaemonConfig)[];
@@ -72,15 +78,19 @@ export function parseDaemonJson(text: string): DaemonOptions {
     const ok =
       kind === 'string' ? typeof value === 'string'
       : kind === 'boolean' ? typeof value === 'boolean'
+      : kind === 'map' ? value !== null && typeof value === 'object' && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string')
       : Array.isArray(value) && value.every((v) => typeof v === 'string');
-    if (!ok) throw invalidArgument(`${key} must be ${kind === 'strings' ? 'a list of strings' : `a ${kind}`}`);
-    options[setting] = Array.isArray(value) ? [...(value as string[])] : value;
+    if (!ok) throw invalidArgument(`${key} must be ${kind === 'strings' ? 'a list of strings' : kind === 'map' ? 'an object of strings' : `a ${kind}`}`);
+    options[setting] = Array.isArray(value) ? [...(value as string[])] : kind === 'map' ? { ...(value as Record<string, string>) } : value;
   }
   return options as DaemonOptions;
 }
 
 /** Go's %v, which dockerd uses when it reports a conflict. */
 function goFormat(value: unknown): string {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    return `map[${Object.entries(value as Record<string, string>).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}:${v}`).join(' ')}]`;
+  }
   return Array.isArray(value) ? `[${value.join(' ')}]` : String(value);
 }
 
@@ -152,6 +162,9 @@ export function finalizeDaemonConfig(options: DaemonOptions): DaemonConfig {
   const execRoot = path.resolve(options.execRoot ?? DEFAULT_EXEC_ROOT);
   const defaultRuntime = options.defaultRuntime ?? 'crun';
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(defaultRuntime)) throw invalidArgument(`invalid default runtime ${JSON.stringify(defaultRuntime)}`);
+  const logDriver = options.logDriver || 'json-file';
+  const logOpts = options.logOpts ?? {};
+  validateLogConfig({ Type: logDriver, Config: logOpts });
   return {
     hosts,
     dataRoot,
@@ -163,6 +176,8 @@ export function finalizeDaemonConfig(options: DaemonOptions): DaemonConfig {
     defaultRuntime,
     liveRestore: options.liveRestore ?? true,
     group: options.group ?? 'root',
+    logDriver,
+    logOpts,
   };
 }
 

@@ -61,6 +61,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       insecureRegistries: config.insecureRegistries,
       defaultRuntime: config.defaultRuntime,
       logLevel: config.logLevel,
+      logConfig: { Type: config.logDriver, Config: config.logOpts },
     }, (level, msg) => log[level](msg));
     undo.push(() => engine.close());
 

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { buildInfo } from '../engine/system/build-info.js';
 import { DEFAULT_CONFIG_FILE, resolveDaemonConfig, type DaemonConfig, type DaemonOptions } from './config.js';
+import { parseLogOpts } from '../engine/containers/log-config.js';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -33,6 +34,8 @@ export function parseDaemonArgs(argv: string[], output?: { out: (s: string) => v
     .option('--default-runtime <name>', 'Default OCI runtime for containers (default "crun")')
     .option('--live-restore', 'Keep containers alive while the daemon is down (always on)')
     .option('-G, --group <group>', 'Group for the unix socket (default "root")')
+    .option('--log-driver <name>', 'Default driver for container logs: json-file, local or none (default "json-file")')
+    .option('--log-opt <key=value>', 'Default log driver options for containers (repeatable)', collect)
     .allowExcessArguments(false)
     .exitOverride();
   if (output) program.configureOutput({ writeOut: output.out, writeErr: output.err });
@@ -45,6 +48,7 @@ export function parseDaemonArgs(argv: string[], output?: { out: (s: string) => v
   const o = program.opts<{
     host?: string[]; dataRoot?: string; execRoot?: string; registryMirror?: string[]; insecureRegistry?: string[];
     configFile: string; logLevel?: string; pidfile?: string; defaultRuntime?: string; liveRestore?: boolean; group?: string;
+    logDriver?: string; logOpt?: string[];
   }>();
   const options: DaemonOptions = {};
   if (o.host) options.hosts = o.host;
@@ -58,6 +62,8 @@ export function parseDaemonArgs(argv: string[], output?: { out: (s: string) => v
   if (o.defaultRuntime !== undefined) options.defaultRuntime = o.defaultRuntime;
   if (o.liveRestore !== undefined) options.liveRestore = o.liveRestore;
   if (o.group !== undefined) options.group = o.group;
+  if (o.logDriver !== undefined) options.logDriver = o.logDriver;
+  if (o.logOpt) options.logOpts = parseLogOpts(o.logOpt);
   return { options, configFile: o.configFile, configFileExplicit: program.getOptionValueSource('configFile') === 'cli' };
 }
 

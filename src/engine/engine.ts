@@ -10,6 +10,7 @@ import { SnapshotStore } from '../store/snapshots.js';
 import { ContainerService } from './containers/container-service.js';
 import type { ContainerDoc } from './containers/types.js';
 import { ExecService } from './containers/exec-service.js';
+import type { LogConfig } from './containers/log-config.js';
 import { EventBus } from './events/event-bus.js';
 import { ImageService } from './images/image-service.js';
 import { ImageStore } from './images/image-store.js';
@@ -21,6 +22,8 @@ export interface EngineConfig {
   insecureRegistries: string[];
   defaultRuntime: string;
   logLevel: string;
+  /** Containers' default LogConfig (daemon --log-driver / --log-opt); json-file with no options when absent. */
+  logConfig?: LogConfig;
 }
 
 export interface Engine {
@@ -53,6 +56,7 @@ export async function createEngine(config: EngineConfig, log: EngineLog = () => 
     dataRoot: config.dataRoot,
     execRoot: config.execRoot,
     defaultRuntime: config.defaultRuntime,
+    logConfig: config.logConfig,
     runtimes: Object.fromEntries(Object.entries({ crun: '/usr/bin/crun', runc: '/usr/bin/runc' }).filter(([, p]) => existsSync(p))),
     log,
   });

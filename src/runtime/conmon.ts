@@ -28,9 +28,9 @@ export interface ConmonCreateOptions {
   exitDir: string;
   /** conmon writes `exit` and `oom` here; the pid files go here too. */
   persistDir: string;
-  /** The k8s-file log. */
-  logPath: string;
-  /** Bytes; conmon starts the log afresh when it grows past this. */
+  /** The k8s-file log; none (no log kept, `--log-driver none`) when absent. */
+  logPath?: string;
+  /** Bytes; conmon starts the log afresh when it grows past this (berthd rotates well before; see log-rotation). */
   logMaxSize?: number;
   terminal: boolean;
   /** -i: a stdin pipe that attach clients write to. */
@@ -98,7 +98,7 @@ export async function conmonCreate(o: ConmonCreateOptions): Promise<CreatedConta
     '--exit-dir', o.exitDir,
     '--persist-dir', o.persistDir,
     '--full-attach',
-    '-l', `k8s-file:${o.logPath}`,
+    '-l', o.logPath !== undefined ? `k8s-file:${o.logPath}` : 'none',
     '--conmon-pidfile', conmonPidFile,
     // Docker does not fsync container logs either; syncing costs every short-lived container ~5 ms at exit.
     '--no-sync-log',

@@ -5,18 +5,14 @@ import { archivePath, extractInto, statPath } from '../../engine/containers/arch
 import type { Engine } from '../../engine/engine.js';
 import type { ExecConfig } from '../../engine/containers/exec-service.js';
 import { parseTimestamp } from '../../engine/images/filters.js';
-import { invalidArgument } from '../../errors.js';
+import { BerthError, invalidArgument } from '../../errors.js';
 import { AttachSocket } from '../../runtime/attach-socket.js';
-import { readLogBatches } from '../../runtime/container-log.js';
+import { visitLog } from '../../runtime/container-log.js';
+import { LogFrameWriter } from '../../engine/containers/log-frames.js';
 import type { RequestContext } from '../context.js';
 import { attachContentType, type HijackedStream } from '../hijack.js';
 import type { Router } from '../router.js';
-import { STDERR, STDOUT, encodeFrameHeader } from '../../util/stdcopy.js';
-
-/** conmon writes "+00:00"; Docker's timestamps end in "Z". */
-function dockerTime(t: string): string {
-  return t.endsWith('+00:00') ? t.slice(0, -6) + 'Z' : t;
-}
+import { STDERR, STDOUT } from '../../util/stdcopy.js';
 
 function nsBound(ctx: RequestContext, name: string): bigint | undefined {
   const v = ctx.query.get(name);
@@ -26,49 +22,60 @@ function nsBound(ctx: RequestContext, name: string): bigint | undefined {
 
 async function streamLogs(ctx: RequestContext, engine: Engine): Promise<void> {
   const target = engine.containers.logPathOf(ctx.params.id);
+  // moby's ErrReadLogsNotSupported (a NotImplemented error).
+  if (target.driver === 'none') throw new BerthError('not_implemented', 'configured logging driver does not support reading');
   const stdout = ctx.bool('stdout');
   const stderr = ctx.bool('stderr');
   if (!stdout && !stderr) throw invalidArgument('you must choose at least one stream');
   const follow = ctx.bool('follow');
-  const timestamps = ctx.bool('timestamps');
   const tailRaw = ctx.query.get('tail');
   const tail = tailRaw && tailRaw !== 'all' ? Number.parseInt(tailRaw, 10) : undefined;
   if (tail !== undefined && Number.isNaN(tail)) throw invalidArgument(`invalid tail value: ${tailRaw}`);
-  const framed = !target.tty;
   ctx.res.writeHead(200, { 'Content-Type': attachContentType(ctx.apiVersion, target.tty) });
   ctx.res.flushHeaders();
   const stop = new AbortController();
   ctx.signal.addEventListener('abort', () => stop.abort(), { once: true });
   // Following ends when the container stops: a short grace lets conmon's last lines reach the file.
   if (follow && target.running) void engine.containers.stopped(target.id).then(() => setTimeout(() => stop.abort(), 50));
+  const res = ctx.res;
+  const frames = new LogFrameWriter(
+    {
+      write: (chunk) => res.write(chunk),
+      drain: () =>
+        new Promise<void>((resolve) => {
+          const done = (): void => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+          if (res.destroyed) done();
+        }),
+    },
+    { framed: !target.tty, timestamps: ctx.bool('timestamps') },
+  );
   try {
-    for await (const batch of readLogBatches(target.logPath, {
-      follow: follow && target.running,
-      signal: stop.signal,
-      since: nsBound(ctx, 'since'),
-      until: nsBound(ctx, 'until'),
-      tail,
-      stdout,
-      stderr,
-    })) {
-      const parts: Buffer[] = [];
-      for (const e of batch) {
-        const data = timestamps ? Buffer.concat([Buffer.from(dockerTime(e.time) + ' '), e.data]) : e.data;
-        if (framed) parts.push(encodeFrameHeader(e.stream === 'stdout' ? STDOUT : STDERR, data.length));
-        parts.push(data);
-      }
-      if (parts.length && !ctx.res.write(Buffer.concat(parts))) {
-        await new Promise<void>((resolve) => {
-          ctx.res.once('drain', resolve);
-          ctx.res.once('close', resolve);
-        });
-      }
-      if (ctx.res.destroyed) break;
-    }
+    await visitLog(
+      target.logPath,
+      {
+        follow: follow && target.running,
+        signal: stop.signal,
+        since: nsBound(ctx, 'since'),
+        until: nsBound(ctx, 'until'),
+        tail,
+        stdout,
+        stderr,
+      },
+      {
+        message: (...args) => frames.message(...args),
+        flush: () => (res.destroyed ? stop.abort() : frames.flush()),
+      },
+    );
   } catch (err) {
     if (!stop.signal.aborted && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  ctx.res.end();
+  res.end();
 }
 
 /**

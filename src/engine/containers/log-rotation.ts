@@ -99,7 +99,7 @@ export class LogRotator {
     for (const id of [...this.watched.keys()]) this.unwatch(id);
   }
 
-  /** Resolves once no rotation of the container is in progress (for tests and shutdown). */
+  /** One rotation at a time per container; an event during one asks for another look afterwards. */
   private check(id: string): void {
     const w = this.watched.get(id);
     if (!w) return;
@@ -124,6 +124,9 @@ export class LogRotator {
     const st = await stat(logPath).catch(() => undefined);
     if (!st || st.size < maxSize) return;
     await shiftLogFiles(logPath, maxFile);
-    await reopenConmonLog(ctlPath);
+    await reopenConmonLog(ctlPath).catch((e: NodeJS.ErrnoException) => {
+      // ENXIO/ENOENT: conmon is gone (the container just exited); there is nothing left to reopen.
+      if (e.code !== 'ENXIO' && e.code !== 'ENOENT') throw e;
+    });
   }
 }
