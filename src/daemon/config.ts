@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { invalidArgument } from '../errors.js';
 import { isLogLevel, type LogLevel } from './log.js';
-import { validateLogConfig } from '../engine/containers/log-config.js';
+import { logPolicy, validateLogConfig } from '../engine/containers/log-config.js';
 
 export interface DaemonConfig {
   hosts: string[];
@@ -165,6 +165,7 @@ export function finalizeDaemonConfig(options: DaemonOptions): DaemonConfig {
   const logDriver = options.logDriver || 'json-file';
   const logOpts = options.logOpts ?? {};
   validateLogConfig({ Type: logDriver, Config: logOpts });
+  logPolicy({ Type: logDriver, Config: logOpts });
   return {
     hosts,
     dataRoot,

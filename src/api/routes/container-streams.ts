@@ -6,6 +6,7 @@ import type { Engine } from '../../engine/engine.js';
 import type { ExecConfig } from '../../engine/containers/exec-service.js';
 import { parseTimestamp } from '../../engine/images/filters.js';
 import { BerthError, invalidArgument } from '../../errors.js';
+import { DEFAULT_DETACH_KEYS, DetachKeyFilter, parseDetachKeys } from '../detach-keys.js';
 import { AttachSocket } from '../../runtime/attach-socket.js';
 import { visitLog } from '../../runtime/container-log.js';
 import { LogFrameWriter } from '../../engine/containers/log-frames.js';
@@ -87,26 +88,47 @@ async function streamLogs(ctx: RequestContext, engine: Engine): Promise<void> {
 async function bridge(
   stream: HijackedStream,
   attachPath: string,
-  opts: { stdout: boolean; stderr: boolean; stdin: boolean; closeStdin: boolean },
-): Promise<{ ended: Promise<void> }> {
+  opts: { stdout: boolean; stderr: boolean; stdin: boolean; closeStdin: boolean; detachKeys?: Buffer },
+): Promise<{ ended: Promise<void>; detached: () => boolean }> {
   const sock = await AttachSocket.connect(attachPath);
+  let detach!: () => void;
   const ended = new Promise<void>((resolve) => {
     sock.onClose(resolve);
     stream.onClose(resolve);
+    detach = resolve;
   });
+  const filter = opts.detachKeys ? new DetachKeyFilter(opts.detachKeys) : undefined;
   sock.onData((which, data) => {
     if (which === 'stdout' ? opts.stdout : opts.stderr) stream.writeStream(which === 'stdout' ? STDOUT : STDERR, data);
   });
   stream.onClose(() => sock.close());
   if (opts.stdin) {
-    stream.input.on('data', (d: Buffer) => sock.write(d));
+    stream.input.on('data', (d: Buffer) => {
+      if (!filter) return sock.write(d);
+      const pass = filter.push(d);
+      if (pass.length > 0) sock.write(pass);
+      if (filter.detached) {
+        // Detached: the process keeps running; only this attachment ends.
+        stream.input.pause();
+        sock.close();
+        detach();
+      }
+    });
     stream.input.on('end', () => {
       if (opts.closeStdin) sock.closeStdin();
     });
   } else {
     stream.input.resume();
   }
-  return { ended };
+  return { ended, detached: () => filter?.detached ?? false };
+}
+
+/** The attach's detach keys: the request's, else the daemon default; only a TTY's stdin is watched (as in moby). */
+function detachKeysFor(spec: string | null | undefined, tty: boolean, stdin: boolean, message: string): Buffer | undefined {
+  const text = spec || DEFAULT_DETACH_KEYS;
+  const keys = parseDetachKeys(text);
+  if (!keys) throw invalidArgument(message.replace('%s', text));
+  return tty && stdin ? keys : undefined;
 }
 
 async function attach(ctx: RequestContext, engine: Engine): Promise<void> {
@@ -114,6 +136,7 @@ async function attach(ctx: RequestContext, engine: Engine): Promise<void> {
   const wantStdin = ctx.bool('stdin') && target.openStdin;
   const wantOut = ctx.bool('stdout');
   const wantErr = ctx.bool('stderr');
+  const detachKeys = detachKeysFor(ctx.query.get('detachKeys'), target.tty, wantStdin, 'Invalid detach keys (%s) provided');
   const stream = await ctx.hijack({ contentType: attachContentType(ctx.apiVersion, target.tty), multiplexed: !target.tty });
 
   // The handler lasts as long as the attachment: when it returns, the server ends our side of the stream.
@@ -123,7 +146,7 @@ async function attach(ctx: RequestContext, engine: Engine): Promise<void> {
 
   const connect = async (attachPath: string | undefined): Promise<void> => {
     if (attachPath === undefined) return finished();
-    const { ended } = await bridge(stream, attachPath, { stdout: wantOut, stderr: wantErr, stdin: wantStdin, closeStdin: target.stdinOnce });
+    const { ended } = await bridge(stream, attachPath, { stdout: wantOut, stderr: wantErr, stdin: wantStdin, closeStdin: target.stdinOnce, detachKeys });
     void ended.then(finished);
   };
   if (target.running) {
@@ -173,12 +196,16 @@ export function registerContainerStreamRoutes(router: Router, engine: Engine): v
 export function registerExecRoutes(router: Router, engine: Engine): void {
   router.post('/containers/{id}/exec', async (ctx) => {
     const body = await ctx.json<ExecConfig>();
+    // moby checks exec's keys at create, with its own wording.
+    if (body.DetachKeys) detachKeysFor(body.DetachKeys, false, false, 'Invalid escape keys (%s) provided');
     ctx.sendJson(201, { Id: engine.execs.create(ctx.params.id, body) });
   });
 
   router.post('/exec/{id}/start', async (ctx) => {
     const body = ctx.req.headers['content-length'] === '0' ? {} : await ctx.json<{ Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] }>().catch(() => ({}));
-    const info = engine.execs.inspect(ctx.params.id) as { OpenStdin: boolean; OpenStdout: boolean; OpenStderr: boolean; ProcessConfig: { tty: boolean } };
+    const info = engine.execs.inspect(ctx.params.id) as {
+      OpenStdin: boolean; OpenStdout: boolean; OpenStderr: boolean; ProcessConfig: { tty: boolean }; DetachKeys?: string;
+    };
     const tty = info.ProcessConfig.tty;
     if (body.Detach) {
       const started = await engine.execs.start(ctx.params.id, { attach: false });
@@ -188,10 +215,14 @@ export function registerExecRoutes(router: Router, engine: Engine): void {
     }
     const started = await engine.execs.start(ctx.params.id, { attach: true });
     const stream = await ctx.hijack({ contentType: attachContentType(ctx.apiVersion, tty), multiplexed: !tty });
-    const { ended } = await bridge(stream, started.attachPath!, { stdout: info.OpenStdout, stderr: info.OpenStderr, stdin: info.OpenStdin, closeStdin: true });
+    const detachKeys = detachKeysFor(info.DetachKeys, tty, info.OpenStdin, 'Invalid escape keys (%s) provided');
+    const { ended, detached } = await bridge(stream, started.attachPath!, {
+      stdout: info.OpenStdout, stderr: info.OpenStderr, stdin: info.OpenStdin, closeStdin: true, detachKeys,
+    });
     if (body.ConsoleSize && tty) await engine.execs.resize(ctx.params.id, body.ConsoleSize[0], body.ConsoleSize[1]).catch(() => undefined);
     await started.go();
-    await started.exited.catch(() => undefined);
+    // A detach leaves the process running: the attachment ends without waiting for its exit.
+    await Promise.race([started.exited.catch(() => undefined), ended.then(() => (detached() ? undefined : new Promise<never>(() => undefined)))]);
     await ended;
   });
 

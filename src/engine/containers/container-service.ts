@@ -27,7 +27,7 @@ import { containerChanges, type Change } from './changes.js';
 import type { ContainerConfig, ContainerDoc, ContainerState, CreateRequest, HostConfig } from './types.js';
 import { applyChanges } from '../images/changes.js';
 import { summaryOf, type ContainerSummary } from './views.js';
-import { DEFAULT_LOG_CONFIG, logPolicy, resolveLogConfig, validateLogConfig, type LogConfig, type LogDriverName } from './log-config.js';
+import { DEFAULT_LOG_CONFIG, logDriverOf, logPolicy, resolveLogConfig, validateLogConfig, type LogConfig, type LogDriverName } from './log-config.js';
 import { conmonLogSizeMax, LogRotator } from './log-rotation.js';
 
 type Row = ContainerRow<ContainerDoc>;
@@ -445,7 +445,12 @@ export class ContainerService {
   private watchLog(id: string): void {
     const row = this.records.get(id);
     if (!row) return;
-    const p = logPolicy(row.doc.HostConfig.LogConfig ?? DEFAULT_LOG_CONFIG);
+    let p: ReturnType<typeof logPolicy>;
+    try {
+      p = logPolicy(row.doc.HostConfig.LogConfig ?? DEFAULT_LOG_CONFIG);
+    } catch {
+      return;
+    }
     if (p.driver === 'none' || p.maxSize === undefined) return;
     this.logRotator.watch(id, { logPath: row.doc.LogPath, ctlPath: path.join(this.dirs(id).bundle, 'ctl'), maxSize: p.maxSize, maxFile: p.maxFile });
   }
@@ -907,7 +912,7 @@ export class ContainerService {
 
   logPathOf(ref: string): { id: string; logPath: string; tty: boolean; running: boolean; driver: LogDriverName } {
     const row = this.resolve(ref);
-    const driver = logPolicy(row.doc.HostConfig.LogConfig ?? DEFAULT_LOG_CONFIG).driver;
+    const driver = logDriverOf(row.doc.HostConfig.LogConfig ?? DEFAULT_LOG_CONFIG);
     return { id: row.id, logPath: row.doc.LogPath, tty: row.doc.Config.Tty, running: row.doc.State.Running, driver };
   }
 

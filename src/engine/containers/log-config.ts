@@ -75,19 +75,40 @@ export function validateLogConfig(cfg: LogConfig): void {
     if (BUILTIN_OPTS.has(key) || known.has(key)) continue;
     throw invalidArgument(cfg.Type === 'json-file' ? `unknown log opt '${key}' for json-file log driver` : `unknown log opt '${key}' for log driver ${cfg.Type}`);
   }
-  logPolicy(cfg);
+  // Sizes and counts are dockerd's start-time errors (logPolicy), not create-time ones.
 }
 
-/** The rotation a LogConfig asks for; throws invalid_argument for bad sizes or counts. */
+/** The driver a LogConfig names, without checking its options. */
+export function logDriverOf(cfg: LogConfig): LogDriverName {
+  return cfg.Type === 'none' ? 'none' : cfg.Type === 'local' ? 'local' : 'json-file';
+}
+
+/**
+ * The rotation a LogConfig asks for; throws invalid_argument for bad sizes or counts with dockerd's wording
+ * ("failed to initialize logging driver: ...", its error when the container starts).
+ */
 export function logPolicy(cfg: LogConfig): LogPolicy {
-  if (cfg.Type === 'none') return { driver: 'none', maxFile: 1 };
-  const driver: LogDriverName = cfg.Type === 'local' ? 'local' : 'json-file';
+  try {
+    return policyOf(cfg);
+  } catch (e) {
+    throw invalidArgument(`failed to initialize logging driver: ${(e as Error).message}`);
+  }
+}
+
+function policyOf(cfg: LogConfig): LogPolicy {
+  const driver = logDriverOf(cfg);
+  if (driver === 'none') return { driver, maxFile: 1 };
   const sizeText = cfg.Config['max-size'];
   const fileText = cfg.Config['max-file'];
   let maxSize: number | undefined = driver === 'local' ? 20 * 1024 * 1024 : undefined;
   let maxFile = driver === 'local' ? 5 : 1;
   if (sizeText !== undefined && sizeText !== '') {
-    const n = sizeText === '-1' ? -1 : parseLogSize(sizeText);
+    let n: number;
+    try {
+      n = sizeText === '-1' ? -1 : parseLogSize(sizeText);
+    } catch (e) {
+      throw driver === 'local' ? new Error(`invalid value for max-size: ${sizeText}: ${(e as Error).message}`) : e;
+    }
     maxSize = n > 0 ? n : undefined;
     if (n === 0) throw invalidArgument('max-size must be a positive number');
   }
