@@ -6,9 +6,14 @@
  * conmon's own --log-size-max would throw the whole log away instead, so berthd watches the logs of running
  * containers that have a limit. conmon keeps writing to the renamed file until it handles the reopen, so no record
  * is lost or split between files: records are written whole between two control messages.
+ *
+ * conmon 2.1.6 does not reset its --log-size-max byte count on a reopen we ask for, so its own limit (the safety net
+ * for while berthd is down) still fires now and then, replacing ctr.log and deleting what it held. berthd therefore
+ * keeps a hard link, ctr.log.live, to the current file: when conmon replaced the file itself, the link still holds the
+ * old one, which becomes ctr.log.1 like any rotated file.
  */
 import { type FSWatcher, watch } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
+import { link, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { reopenConmonLog, rotatedLogPath } from '../../runtime/container-log.js';
 
@@ -24,9 +29,9 @@ export interface RotationTarget {
  * Shifts ctr.log -> ctr.log.1 -> ... -> ctr.log.<maxFile-1>; with maxFile 1 the current file is dropped (Docker
  * truncates it). The caller then asks conmon to reopen.
  */
-export async function shiftLogFiles(logPath: string, maxFile: number): Promise<void> {
+export async function shiftLogFiles(logPath: string, maxFile: number, from: string = logPath): Promise<void> {
   if (maxFile <= 1) {
-    await rm(logPath, { force: true });
+    await rm(from, { force: true });
     return;
   }
   await rm(rotatedLogPath(logPath, maxFile - 1), { force: true });
@@ -35,7 +40,12 @@ export async function shiftLogFiles(logPath: string, maxFile: number): Promise<v
       if (e.code !== 'ENOENT') throw e;
     });
   }
-  await rename(logPath, rotatedLogPath(logPath, 1));
+  await rename(from, rotatedLogPath(logPath, 1));
+}
+
+/** The hard link berthd keeps to the current log file (not a rotated file: readers ignore it). */
+export function liveLogLink(logPath: string): string {
+  return `${logPath}.live`;
 }
 
 /**
@@ -121,12 +131,29 @@ export class LogRotator {
 
   private async rotateIfFull(w: Watched): Promise<void> {
     const { logPath, ctlPath, maxSize, maxFile } = w.target;
+    const live = liveLogLink(logPath);
     const st = await stat(logPath).catch(() => undefined);
-    if (!st || st.size < maxSize) return;
+    // Between a rotation and conmon's reopen there is no current file.
+    if (!st) return;
+    const held = await stat(live).catch(() => undefined);
+    if (held && held.ino !== st.ino) {
+      // conmon replaced the file on its own: keep the old one as the newest rotated file.
+      await shiftLogFiles(logPath, maxFile, live);
+      await rm(live, { force: true });
+    }
+    if (!held || held.ino !== st.ino) {
+      await link(logPath, live).catch((e: NodeJS.ErrnoException) => {
+        // ENOENT: replaced again meanwhile; the next event links the new one.
+        if (e.code !== 'ENOENT' && e.code !== 'EEXIST') throw e;
+      });
+    }
+    if (st.size < maxSize) return;
+    await rm(live, { force: true });
     await shiftLogFiles(logPath, maxFile);
-    await reopenConmonLog(ctlPath).catch((e: NodeJS.ErrnoException) => {
-      // ENXIO/ENOENT: conmon is gone (the container just exited); there is nothing left to reopen.
+    await reopenConmonLog(ctlPath).catch(async (e: NodeJS.ErrnoException) => {
       if (e.code !== 'ENXIO' && e.code !== 'ENOENT') throw e;
+      // conmon is gone (the container just exited): start the empty current file it would have made.
+      await writeFile(logPath, '', { flag: 'a', mode: 0o600 });
     });
   }
 }
