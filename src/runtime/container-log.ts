@@ -522,6 +522,8 @@ async function findTailStart(
   let skip = 0;
   // After the tail-th message: streams whose record just before the candidate is not known to be complete.
   const unresolved = new Set<OutputStream>();
+  /** The wanted streams that have records at or after the current position. */
+  const seen = new Set<OutputStream>();
   let between: Array<{ stream: OutputStream; partial: boolean }> = [];
 
   while (pos > 0) {
@@ -551,10 +553,12 @@ async function findTailStart(
       end = lineStart;
       if (!f || !want(f.stream)) continue;
       if (candidate < 0) {
+        seen.add(f.stream);
         if (!f.partial && ++count === tail) {
           candidate = abs;
-          unresolved.add('stdout').add('stderr');
-          for (const s of ['stdout', 'stderr'] as const) if (!want(s)) unresolved.delete(s);
+          // Only a stream with records from here on can have a message begun before the candidate; a stream
+          // that has none must not send the search back to the start of the file.
+          for (const s of seen) unresolved.add(s);
         }
         continue;
       }

@@ -75,6 +75,15 @@ describe('reading rotated logs', () => {
     assert.deepEqual(await collect(p, { tail: 3, stdout: false }), ['stderr:m1\n', 'stderr:m5\n', 'stderr:m8\n']);
   });
 
+  test('tail does not go back for a stream that has no records near the end', async () => {
+    // An unfinished stderr message at the very start and only stdout after it: the last two stdout lines are
+    // the tail (an earlier reader went back to the start for stderr, reading the whole file).
+    const lines = [rec(0, 'stderr', 'P', 'never ended')];
+    for (let i = 1; i <= 5000; i++) lines.push(rec(i, 'stdout', 'F', `out ${i}`));
+    const p = await logSet([lines]);
+    assert.deepEqual(await collect(p, { tail: 2 }), ['stdout:out 4999\n', 'stdout:out 5000\n']);
+  });
+
   test('since and until span files', async () => {
     const p = await threeFiles();
     assert.deepEqual(await collect(p, { since: ns(5), until: ns(7) }), ['stderr:m5\n', 'stdout:m6\n', 'stdout:m7\n']);
