@@ -108,7 +108,8 @@ export async function conmonCreate(o: ConmonCreateOptions): Promise<CreatedConta
   if (o.terminal) args.push('-t');
   if (o.stdin) {
     args.push('-i');
-    if (!o.stdinOnce) args.push('--leave-stdin-open');
+    // A TTY's stdin outlives every attachment in moby (a detach, then docker attach, must still type into it).
+    if (!o.stdinOnce || o.terminal) args.push('--leave-stdin-open');
   }
 
   const child = spawnConmon(o.conmonPath ?? DEFAULT_CONMON_PATH, args, false);

@@ -10,6 +10,7 @@ import { runCli, startDaemon, type TestDaemon } from '../support/berthd.js';
 
 let daemon: TestDaemon;
 const created: string[] = [];
+/** Also the name of a tmux server of our own (-L), apart from any other tmux user on the machine. */
 const tmuxSession = `berth-logs-test-${process.pid}`;
 const exitFile = `/tmp/berth-logs-test-${process.pid}.exit`;
 
@@ -23,7 +24,7 @@ before(async () => {
 });
 
 after(async () => {
-  spawnSync('tmux', ['kill-session', '-t', tmuxSession]);
+  spawnSync('tmux', ['-L', tmuxSession, 'kill-session', '-t', tmuxSession]);
   await rm(exitFile, { force: true });
   if (created.length > 0) await runCli('docker', ['rm', '-f', ...created], daemon);
   await daemon?.stop();
@@ -108,6 +109,9 @@ test('max-size=10k max-file=3: at most 3 files, the newest lines whole and in or
 
   const all = lineNumbers(await docker(['logs', 'rot']), PAD);
   assertConsecutive(all, 1499);
+  const viaBerth = await runCli('berth', ['logs', 'rot'], daemon);
+  assert.equal(viaBerth.code, 0, viaBerth.stderr);
+  assert.deepEqual(lineNumbers(viaBerth.stdout, PAD), all);
   assert.ok(all.length < 1500, 'the oldest lines were rotated away');
 
   assert.deepEqual(lineNumbers(await docker(['logs', '--tail', '3', 'rot']), PAD), [1497, 1498, 1499]);
@@ -137,17 +141,41 @@ test('detach keys: ctrl-p ctrl-q leaves docker run -it with 0 and the container 
   created.push('dk');
   await rm(exitFile, { force: true });
   const cmd = `DOCKER_HOST=${daemon.host} docker run -it --name dk busybox sh; echo $? > ${exitFile}; sleep 30`;
-  const tmux = spawnSync('tmux', ['new-session', '-d', '-s', tmuxSession, '-x', '100', '-y', '30', cmd]);
+  const tmux = spawnSync('tmux', ['-L', tmuxSession, 'new-session', '-d', '-s', tmuxSession, '-x', '100', '-y', '30', cmd]);
   assert.equal(tmux.status, 0, tmux.stderr.toString());
-  const pane = (): string => spawnSync('tmux', ['capture-pane', '-p', '-t', tmuxSession]).stdout.toString();
+  const pane = (): string => spawnSync('tmux', ['-L', tmuxSession, 'capture-pane', '-p', '-t', tmuxSession]).stdout.toString();
   for (let i = 0; i < 100 && !pane().includes('/ #'); i++) await sleep(100);
   assert.match(pane(), /\/ #/);
   // One key per write, as a person types them.
-  spawnSync('tmux', ['send-keys', '-t', tmuxSession, 'C-p']);
+  spawnSync('tmux', ['-L', tmuxSession, 'send-keys', '-t', tmuxSession, 'C-p']);
   await sleep(150);
-  spawnSync('tmux', ['send-keys', '-t', tmuxSession, 'C-q']);
+  spawnSync('tmux', ['-L', tmuxSession, 'send-keys', '-t', tmuxSession, 'C-q']);
   for (let i = 0; i < 100 && !existsSync(exitFile); i++) await sleep(100);
   assert.equal((await readFile(exitFile, 'utf8')).trim(), '0');
+  assert.equal((await docker(['inspect', '-f', '{{.State.Running}}', 'dk'])).trim(), 'true');
+
+  // Keys of one's own choosing reach the daemon as ?detachKeys=; the default ones then pass through to the shell.
+  await rm(exitFile, { force: true });
+  spawnSync('tmux', ['-L', tmuxSession, 'kill-session', '-t', tmuxSession]);
+  const again = `DOCKER_HOST=${daemon.host} docker attach --detach-keys ctrl-x,y dk; echo $? > ${exitFile}; sleep 30`;
+  assert.equal(spawnSync('tmux', ['-L', tmuxSession, 'new-session', '-d', '-s', tmuxSession, '-x', '100', '-y', '30', again]).status, 0);
+  // Enter until the shell answers with a prompt: then the attachment is up.
+  for (let i = 0; i < 50 && !pane().includes('/ #'); i++) {
+    spawnSync('tmux', ['-L', tmuxSession, 'send-keys', '-t', tmuxSession, 'Enter']);
+    await sleep(200);
+  }
+  // ash asks the terminal where the cursor is after a redraw and takes what is typed meanwhile as the answer.
+  await sleep(1000);
+  for (const key of ['e', 'c', 'h', 'o', 'Space', 'm', 'a', 'r', 'k', 'Enter', 'C-x']) {
+    spawnSync('tmux', ['-L', tmuxSession, 'send-keys', '-t', tmuxSession, key]);
+    await sleep(30);
+  }
+  await sleep(150);
+  spawnSync('tmux', ['-L', tmuxSession, 'send-keys', '-t', tmuxSession, 'y']);
+  for (let i = 0; i < 100 && !existsSync(exitFile); i++) await sleep(100);
+  // As with dockerd: docker attach reports the detach as an error (exit 1), docker run -it does not.
+  assert.equal((await readFile(exitFile, 'utf8')).trim(), '1', pane());
+  assert.match(pane(), /echo mark\s+mark\s+\/ # read escape sequence/);
   assert.equal((await docker(['inspect', '-f', '{{.State.Running}}', 'dk'])).trim(), 'true');
 
   const status = await new Promise<{ code: number; body: string }>((resolve, reject) => {
