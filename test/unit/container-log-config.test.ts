@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_LOG_CONFIG, logPolicy, parseLogSize, resolveLogConfig, validateLogConfig } from '../../src/engine/containers/log-config.js';
+import { DEFAULT_LOG_CONFIG, logPolicy, parseLogOpts, parseLogSize, resolveLogConfig, validateLogConfig } from '../../src/engine/containers/log-config.js';
 import { conmonLogSizeMax } from '../../src/engine/containers/log-rotation.js';
 
 describe('log config', () => {
@@ -40,5 +40,22 @@ describe('log config', () => {
     assert.throws(() => validateLogConfig({ Type: 'json-file', Config: { mode: 'weird' } }), /logger: logging mode not supported: weird/);
     validateLogConfig({ Type: 'none', Config: { anything: 'goes' } });
     validateLogConfig({ Type: 'json-file', Config: { 'max-size': 'abc', mode: 'non-blocking' } });
+  });
+});
+
+describe('daemon log defaults', () => {
+  test('--log-driver/--log-opt and daemon.json log-driver/log-opts set the containers\' default', async () => {
+    const { resolveDaemonConfig } = await import('../../src/daemon/config.js');
+    const fromFile = resolveDaemonConfig({}, { path: '/x/daemon.json', text: '{"log-driver":"local","log-opts":{"max-size":"5m","max-file":"2"}}' });
+    assert.equal(fromFile.logDriver, 'local');
+    assert.deepEqual(fromFile.logOpts, { 'max-size': '5m', 'max-file': '2' });
+    const defaults = resolveDaemonConfig({}, { path: '/x/daemon.json', text: undefined });
+    assert.equal(defaults.logDriver, 'json-file');
+    assert.deepEqual(defaults.logOpts, {});
+    assert.throws(() => resolveDaemonConfig({}, { path: '/x/daemon.json', text: '{"log-opts":{"max-size":5}}' }), /log-opts must be an object of strings/);
+    assert.throws(() => resolveDaemonConfig({ logOpts: { 'max-size': '1m' } }, { path: '/x/daemon.json', text: '{"log-opts":{"max-size":"5m"}}' }), /log-opts: \(from flag: map\[max-size:1m\], from file: map\[max-size:5m\]\)/);
+    assert.deepEqual(parseLogOpts(['max-size=10m', 'tag=a=b']), { 'max-size': '10m', tag: 'a=b' });
+    assert.throws(() => parseLogOpts(['max-size']), /expected key=value/);
+    assert.throws(() => resolveDaemonConfig({ logDriver: 'nosuch' }, { path: '/x/daemon.json', text: undefined }), /plugin "nosuch" not found/);
   });
 });
