@@ -1,4 +1,4 @@
-import { closeSync, constants as fsConstants, type FSWatcher, openSync, watch, write } from 'node:fs';
+import { closeSync, constants as fsConstants, existsSync, type FSWatcher, openSync, watch, write } from 'node:fs';
 import { type FileHandle, open, readdir, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { LogEntry, LogRecord, OutputStream, ReadLogOptions } from './runtime-types.js';
@@ -270,8 +270,8 @@ interface OpenedLog {
 
 /**
  * Reads the log and its rotated files (oldest first) into a visitor. Every file is opened before reading starts, so
- * a rotation during the read neither skips nor repeats lines; when following, the reader moves on to the new file
- * once conmon has reopened its log.
+ * a rotation once reading has begun neither skips nor repeats lines; when following, the reader moves on to the new
+ * file once conmon has reopened its log.
  */
 export async function visitLog(path: string, opts: ReadLogOptions, v: LogVisitor): Promise<void> {
   const want = (s: OutputStream): boolean => (s === 'stdout' ? opts.stdout : opts.stderr);
@@ -282,9 +282,15 @@ export async function visitLog(path: string, opts: ReadLogOptions, v: LogVisitor
 
   const files: OpenedLog[] = [];
   try {
-    for (const p of [...(await rotatedLogFiles(path)), path]) {
-      const fh = await openLog(p);
-      if (fh) files.push({ fh, size: (await fh.stat()).size });
+    for (let attempt = 0; ; attempt++) {
+      for (const p of [...(await rotatedLogFiles(path)), path]) {
+        const fh = await openLog(p);
+        if (fh) files.push({ fh, size: (await fh.stat()).size });
+      }
+      // Caught between a rotation and conmon's reopen (no current file yet): a follower looks again shortly.
+      if (!opts.follow || files.length === 0 || existsSync(path) || attempt >= 50) break;
+      await Promise.all(files.splice(0).map((f) => f.fh.close()));
+      await new Promise((r) => setTimeout(r, 20));
     }
     const current = await stat(path).catch(() => undefined);
     // Without a current file (never written, or between a rotation and conmon's reopen) there is nothing to follow.
