@@ -16,6 +16,19 @@ const exitFile = `/tmp/berth-logs-test-${process.pid}.exit`;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** A fresh tmux session (on our own server) running `cmd`; retried, since a server just told to go may still be going. */
+async function tmuxSessionRunning(cmd: string): Promise<void> {
+  let last = '';
+  for (let attempt = 0; attempt < 10; attempt++) {
+    spawnSync('tmux', ['-L', tmuxSession, 'kill-server']);
+    const r = spawnSync('tmux', ['-L', tmuxSession, 'new-session', '-d', '-s', tmuxSession, '-x', '100', '-y', '30', cmd]);
+    if (r.status === 0) return;
+    last = `${r.status} ${r.stdout.toString()} ${r.stderr.toString()} ${String(r.error ?? '')}`;
+    await sleep(200);
+  }
+  assert.fail(`tmux new-session: ${last}`);
+}
+
 before(async () => {
   daemon = await startDaemon();
   const tar = spawnSync('tar', ['-C', await busyboxRootfs(), '-c', '.'], { maxBuffer: 64 << 20 });
@@ -24,7 +37,7 @@ before(async () => {
 });
 
 after(async () => {
-  spawnSync('tmux', ['-L', tmuxSession, 'kill-session', '-t', tmuxSession]);
+  spawnSync('tmux', ['-L', tmuxSession, 'kill-server']);
   await rm(exitFile, { force: true });
   if (created.length > 0) await runCli('docker', ['rm', '-f', ...created], daemon);
   await daemon?.stop();
@@ -141,8 +154,7 @@ test('detach keys: ctrl-p ctrl-q leaves docker run -it with 0 and the container 
   created.push('dk');
   await rm(exitFile, { force: true });
   const cmd = `DOCKER_HOST=${daemon.host} docker run -it --name dk busybox sh; echo $? > ${exitFile}; sleep 30`;
-  const tmux = spawnSync('tmux', ['-L', tmuxSession, 'new-session', '-d', '-s', tmuxSession, '-x', '100', '-y', '30', cmd]);
-  assert.equal(tmux.status, 0, tmux.stderr.toString());
+  await tmuxSessionRunning(cmd);
   const pane = (): string => spawnSync('tmux', ['-L', tmuxSession, 'capture-pane', '-p', '-t', tmuxSession]).stdout.toString();
   for (let i = 0; i < 100 && !pane().includes('/ #'); i++) await sleep(100);
   assert.match(pane(), /\/ #/);
@@ -156,9 +168,7 @@ test('detach keys: ctrl-p ctrl-q leaves docker run -it with 0 and the container 
 
   // Keys of one's own choosing reach the daemon as ?detachKeys=; the default ones then pass through to the shell.
   await rm(exitFile, { force: true });
-  spawnSync('tmux', ['-L', tmuxSession, 'kill-session', '-t', tmuxSession]);
-  const again = `DOCKER_HOST=${daemon.host} docker attach --detach-keys ctrl-x,y dk; echo $? > ${exitFile}; sleep 30`;
-  assert.equal(spawnSync('tmux', ['-L', tmuxSession, 'new-session', '-d', '-s', tmuxSession, '-x', '100', '-y', '30', again]).status, 0);
+  await tmuxSessionRunning(`DOCKER_HOST=${daemon.host} docker attach --detach-keys ctrl-x,y dk; echo $? > ${exitFile}; sleep 30`);
   // Enter until the shell answers with a prompt: then the attachment is up.
   for (let i = 0; i < 50 && !pane().includes('/ #'); i++) {
     spawnSync('tmux', ['-L', tmuxSession, 'send-keys', '-t', tmuxSession, 'Enter']);
@@ -177,6 +187,17 @@ test('detach keys: ctrl-p ctrl-q leaves docker run -it with 0 and the container 
   assert.equal((await readFile(exitFile, 'utf8')).trim(), '1', pane());
   assert.match(pane(), /echo mark\s+mark\s+\/ # read escape sequence/);
   assert.equal((await docker(['inspect', '-f', '{{.State.Running}}', 'dk'])).trim(), 'true');
+
+  // exec -it: the same keys end the exec's attachment and leave its process running.
+  await rm(exitFile, { force: true });
+  await tmuxSessionRunning(`DOCKER_HOST=${daemon.host} docker exec -it dk cat; echo $? > ${exitFile}; sleep 30`);
+  for (let i = 0; i < 50 && !(await docker(['exec', 'dk', 'ps'])).includes('cat'); i++) await sleep(100);
+  spawnSync('tmux', ['-L', tmuxSession, 'send-keys', '-t', tmuxSession, 'C-p']);
+  await sleep(150);
+  spawnSync('tmux', ['-L', tmuxSession, 'send-keys', '-t', tmuxSession, 'C-q']);
+  for (let i = 0; i < 100 && !existsSync(exitFile); i++) await sleep(100);
+  assert.ok(existsSync(exitFile), `docker exec ended: ${pane()}`);
+  assert.match(await docker(['exec', 'dk', 'ps']), /\bcat\b/);
 
   const status = await new Promise<{ code: number; body: string }>((resolve, reject) => {
     const req = http.request({ socketPath: daemon.socket, method: 'POST', path: '/containers/dk/attach?stream=1&stdin=1&detachKeys=ctrl-1' }, (res) => {
