@@ -69,7 +69,8 @@ async function streamLogs(ctx: RequestContext, engine: Engine): Promise<void> {
         stderr,
       },
       {
-        message: (...args) => frames.message(...args),
+        // bind, not a rest/spread wrapper: this runs once per line.
+        message: frames.message.bind(frames),
         flush: () => (res.destroyed ? stop.abort() : frames.flush()),
       },
     );
