@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { invalidArgument } from '../errors.js';
 import { isLogLevel, type LogLevel } from './log.js';
+import { logPolicy, validateLogConfig } from '../engine/containers/log-config.js';
 
 export interface DaemonConfig {
   hosts: string[];
@@ -22,12 +23,15 @@ export interface DaemonConfig {
   bridge: string;
   /** The default bridge's address with prefix (dockerd's --bip); '' = first free default pool. */
   bip: string;
+  /** Containers' default logging driver and its options (dockerd's log-driver, log-opts). */
+  logDriver: string;
+  logOpts: Record<string, string>;
 }
 
 /** The settings one source (the command line or daemon.json) gave explicitly. */
 export type DaemonOptions = Partial<DaemonConfig>;
 
-type Kind = 'string' | 'strings' | 'boolean';
+type Kind = 'string' | 'strings' | 'boolean' | 'map';
 
 /** daemon.json key (dockerd's name) and value type of each setting. */
 const DIRECTIVES: { [K in keyof DaemonConfig]-?: { key: string; kind: Kind } } = {
@@ -43,6 +47,8 @@ const DIRECTIVES: { [K in keyof DaemonConfig]-?: { key: string; kind: Kind } } =
   group: { key: 'group', kind: 'string' },
   bridge: { key: 'bridge', kind: 'string' },
   bip: { key: 'bip', kind: 'string' },
+  logDriver: { key: 'log-driver', kind: 'string' },
+  logOpts: { key: 'log-opts', kind: 'map' },
 };
 
 const SETTINGS = Object.keys(DIRECTIVES) as (keyof DaemonConfig)[];
@@ -95,15 +101,19 @@ export function parseDaemonJson(text: string): DaemonOptions {
     const ok =
       kind === 'string' ? typeof value === 'string'
       : kind === 'boolean' ? typeof value === 'boolean'
+      : kind === 'map' ? value !== null && typeof value === 'object' && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string')
       : Array.isArray(value) && value.every((v) => typeof v === 'string');
-    if (!ok) throw invalidArgument(`${key} must be ${kind === 'strings' ? 'a list of strings' : `a ${kind}`}`);
-    options[setting] = Array.isArray(value) ? [...(value as string[])] : value;
+    if (!ok) throw invalidArgument(`${key} must be ${kind === 'strings' ? 'a list of strings' : kind === 'map' ? 'an object of strings' : `a ${kind}`}`);
+    options[setting] = Array.isArray(value) ? [...(value as string[])] : kind === 'map' ? { ...(value as Record<string, string>) } : value;
   }
   return options as DaemonOptions;
 }
 
 /** Go's %v, which dockerd uses when it reports a conflict. */
 function goFormat(value: unknown): string {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    return `map[${Object.entries(value as Record<string, string>).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}:${v}`).join(' ')}]`;
+  }
   return Array.isArray(value) ? `[${value.join(' ')}]` : String(value);
 }
 
@@ -175,6 +185,10 @@ export function finalizeDaemonConfig(options: DaemonOptions): DaemonConfig {
   const execRoot = path.resolve(options.execRoot ?? DEFAULT_EXEC_ROOT);
   const defaultRuntime = options.defaultRuntime ?? 'crun';
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(defaultRuntime)) throw invalidArgument(`invalid default runtime ${JSON.stringify(defaultRuntime)}`);
+  const logDriver = options.logDriver || 'json-file';
+  const logOpts = options.logOpts ?? {};
+  validateLogConfig({ Type: logDriver, Config: logOpts });
+  logPolicy({ Type: logDriver, Config: logOpts });
   return {
     hosts,
     dataRoot,
@@ -189,6 +203,8 @@ export function finalizeDaemonConfig(options: DaemonOptions): DaemonConfig {
     // '' lets the engine pick: DEFAULT_BRIDGE for the standard exec root, one of its own for any other.
     bridge: options.bridge === undefined ? '' : validateBridgeName(options.bridge),
     bip: validateBip(options.bip ?? ''),
+    logDriver,
+    logOpts,
   };
 }
 

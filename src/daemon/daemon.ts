@@ -63,6 +63,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       logLevel: config.logLevel,
       bridge: config.bridge || undefined,
       bip: config.bip || undefined,
+      logConfig: { Type: config.logDriver, Config: config.logOpts },
     }, (level, msg) => log[level](msg));
     undo.push(() => engine.close());
 

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { buildInfo } from '../engine/system/build-info.js';
 import { DEFAULT_CONFIG_FILE, resolveDaemonConfig, type DaemonConfig, type DaemonOptions } from './config.js';
+import { parseLogOpts } from '../engine/containers/log-config.js';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -35,6 +36,8 @@ export function parseDaemonArgs(argv: string[], output?: { out: (s: string) => v
     .option('-G, --group <group>', 'Group for the unix socket (default "root")')
     .option('-b, --bridge <name>', 'Linux bridge of the default network (default "berth0")')
     .option('--bip <cidr>', 'Address and prefix of the default bridge (default: first free pool from 172.17.0.0/16)')
+    .option('--log-driver <name>', 'Default driver for container logs: json-file, local or none (default "json-file")')
+    .option('--log-opt <key=value>', 'Default log driver options for containers (repeatable)', collect)
     .allowExcessArguments(false)
     .exitOverride();
   if (output) program.configureOutput({ writeOut: output.out, writeErr: output.err });
@@ -47,6 +50,7 @@ export function parseDaemonArgs(argv: string[], output?: { out: (s: string) => v
   const o = program.opts<{
     host?: string[]; dataRoot?: string; execRoot?: string; registryMirror?: string[]; insecureRegistry?: string[];
     configFile: string; logLevel?: string; pidfile?: string; defaultRuntime?: string; liveRestore?: boolean; group?: string; bridge?: string; bip?: string;
+    logDriver?: string; logOpt?: string[];
   }>();
   const options: DaemonOptions = {};
   if (o.host) options.hosts = o.host;
@@ -62,6 +66,8 @@ export function parseDaemonArgs(argv: string[], output?: { out: (s: string) => v
   if (o.group !== undefined) options.group = o.group;
   if (o.bridge !== undefined) options.bridge = o.bridge;
   if (o.bip !== undefined) options.bip = o.bip;
+  if (o.logDriver !== undefined) options.logDriver = o.logDriver;
+  if (o.logOpt) options.logOpts = parseLogOpts(o.logOpt);
   return { options, configFile: o.configFile, configFileExplicit: program.getOptionValueSource('configFile') === 'cli' };
 }
 

@@ -15,6 +15,7 @@ import { BuildService } from './build/build-service.js';
 import { ContainerService } from './containers/container-service.js';
 import type { ContainerDoc } from './containers/types.js';
 import { ExecService } from './containers/exec-service.js';
+import type { LogConfig } from './containers/log-config.js';
 import { EventBus } from './events/event-bus.js';
 import { ImageService } from './images/image-service.js';
 import { ImageStore } from './images/image-store.js';
@@ -37,6 +38,8 @@ export interface EngineConfig {
   bridge?: string;
   /** The default bridge's address and prefix (daemon --bip). */
   bip?: string;
+  /** Containers' default LogConfig (daemon --log-driver / --log-opt); json-file with no options when absent. */
+  logConfig?: LogConfig;
 }
 
 /** The driver's tag on everything it makes: 'berth' for the standard exec root, else one per exec root. */
@@ -100,6 +103,7 @@ export async function createEngine(config: EngineConfig, log: EngineLog = () => 
     dataRoot: config.dataRoot,
     execRoot: config.execRoot,
     defaultRuntime: config.defaultRuntime,
+    logConfig: config.logConfig,
     runtimes: Object.fromEntries(Object.entries({ crun: '/usr/bin/crun', runc: '/usr/bin/runc' }).filter(([, p]) => existsSync(p))),
     networks,
     log,

@@ -28,9 +28,9 @@ export interface ConmonCreateOptions {
   exitDir: string;
   /** conmon writes `exit` and `oom` here; the pid files go here too. */
   persistDir: string;
-  /** The k8s-file log. */
-  logPath: string;
-  /** Bytes; conmon starts the log afresh when it grows past this. */
+  /** The k8s-file log; none (no log kept, `--log-driver none`) when absent. */
+  logPath?: string;
+  /** Bytes; conmon starts the log afresh when it grows past this (berthd rotates well before; see log-rotation). */
   logMaxSize?: number;
   terminal: boolean;
   /** -i: a stdin pipe that attach clients write to. */
@@ -98,7 +98,7 @@ export async function conmonCreate(o: ConmonCreateOptions): Promise<CreatedConta
     '--exit-dir', o.exitDir,
     '--persist-dir', o.persistDir,
     '--full-attach',
-    '-l', `k8s-file:${o.logPath}`,
+    '-l', o.logPath !== undefined ? `k8s-file:${o.logPath}` : 'none',
     '--conmon-pidfile', conmonPidFile,
     // Docker does not fsync container logs either; syncing costs every short-lived container ~5 ms at exit.
     '--no-sync-log',
@@ -108,7 +108,8 @@ export async function conmonCreate(o: ConmonCreateOptions): Promise<CreatedConta
   if (o.terminal) args.push('-t');
   if (o.stdin) {
     args.push('-i');
-    if (!o.stdinOnce) args.push('--leave-stdin-open');
+    // A TTY's stdin outlives every attachment in moby (a detach, then docker attach, must still type into it).
+    if (!o.stdinOnce || o.terminal) args.push('--leave-stdin-open');
   }
 
   const child = spawnConmon(o.conmonPath ?? DEFAULT_CONMON_PATH, args, false);

@@ -1,5 +1,6 @@
-import { type FSWatcher, watch } from 'node:fs';
-import { type FileHandle, open, stat } from 'node:fs/promises';
+import { closeSync, constants as fsConstants, existsSync, type FSWatcher, openSync, watch, write } from 'node:fs';
+import { type FileHandle, open, readdir, stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import type { LogEntry, LogRecord, OutputStream, ReadLogOptions } from './runtime-types.js';
 
 export type { LogEntry, LogRecord, ReadLogOptions } from './runtime-types.js';
@@ -138,135 +139,300 @@ function cmpTime(a: { sec: number; nsec: number }, b: { sec: number; nsec: numbe
 }
 
 interface Pending {
-  time: string;
-  timeStart: Buffer;
+  /** The first record's time text: time[timeStart, timeEnd). */
+  time: Buffer;
+  timeStart: number;
   timeEnd: number;
   parts: Buffer[];
   size: number;
 }
 
 /**
- * The log's messages, one at a time. For high volume, readLogBatches hands out the same entries an
- * array per read, which saves the per-message cost of async iteration.
+ * Receives a log's messages with no per-message allocation. The bytes handed out stay valid (read buffers are never
+ * reused), so a visitor may keep views of them.
  */
+export interface LogVisitor {
+  /**
+   * One message: data[start, end), with its newline restored (none on a partial message left open at the end);
+   * time[timeStart, timeEnd) is its first record's time as conmon wrote it.
+   */
+  message(stream: OutputStream, data: Buffer, start: number, end: number, time: Buffer, timeStart: number, timeEnd: number): void;
+  /** Called after the messages of each read; a returned promise holds the reader back (backpressure). */
+  flush(): void | Promise<void>;
+}
+
+/** The log's messages, one at a time. */
 export async function* readLog(path: string, opts: ReadLogOptions): AsyncIterable<LogEntry> {
   for await (const batch of readLogBatches(path, opts)) yield* batch;
 }
 
 /** Like readLog, one array of messages per read of the file. */
 export async function* readLogBatches(path: string, opts: ReadLogOptions): AsyncGenerator<LogEntry[]> {
+  let batch: LogEntry[] = [];
+  let ready: LogEntry[][] = [];
+  let wakeConsumer: (() => void) | undefined;
+  let resumeReader: (() => void) | undefined;
+  let finished = false;
+  let failure: { error: unknown } | undefined;
+  const stopInner = new AbortController();
+  const onAbort = (): void => stopInner.abort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const wake = (): void => {
+    const w = wakeConsumer;
+    wakeConsumer = undefined;
+    w?.();
+  };
+  const visiting = visitLog(path, { ...opts, signal: stopInner.signal }, {
+    message(stream, data, start, end, time, timeStart, timeEnd) {
+      batch.push({ stream, time: time.toString('latin1', timeStart, timeEnd), data: data.subarray(start, end) });
+    },
+    flush() {
+      if (batch.length === 0) return;
+      ready.push(batch);
+      batch = [];
+      wake();
+      return new Promise<void>((resolve) => (resumeReader = resolve));
+    },
+  }).then(
+    () => {
+      if (batch.length > 0) ready.push(batch);
+      finished = true;
+      wake();
+    },
+    (error: unknown) => {
+      failure = { error };
+      finished = true;
+      wake();
+    },
+  );
+  try {
+    for (;;) {
+      if (ready.length > 0) {
+        const out = ready;
+        ready = [];
+        for (const b of out) yield b;
+        const r = resumeReader;
+        resumeReader = undefined;
+        r?.();
+        continue;
+      }
+      if (finished) break;
+      await new Promise<void>((resolve) => (wakeConsumer = resolve));
+    }
+    if (failure) throw failure.error;
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    if (!finished) {
+      stopInner.abort();
+      const r = resumeReader;
+      resumeReader = undefined;
+      r?.();
+      await visiting;
+    }
+  }
+}
+
+/** ctr.log.<n>: the n-th newest rotated file. */
+export function rotatedLogPath(logPath: string, n: number): string {
+  return `${logPath}.${n}`;
+}
+
+/** The rotated files that exist, oldest first (ctr.log.3, ctr.log.2, ctr.log.1). */
+export async function rotatedLogFiles(logPath: string): Promise<string[]> {
+  const base = basename(logPath);
+  const names = await readdir(dirname(logPath)).catch(() => [] as string[]);
+  const numbered: number[] = [];
+  for (const name of names) {
+    if (!name.startsWith(base + '.')) continue;
+    const n = name.slice(base.length + 1);
+    if (/^[1-9]\d*$/.test(n)) numbered.push(Number(n));
+  }
+  return numbered.sort((a, b) => b - a).map((n) => rotatedLogPath(logPath, n));
+}
+
+/** Asks conmon to reopen its log file (control message type 2), which starts a fresh file at the log path. */
+export async function reopenConmonLog(ctlPath: string): Promise<void> {
+  const fd = openSync(ctlPath, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+  try {
+    const msg = Buffer.from('2 0 0\n');
+    await new Promise<void>((resolve, reject) => {
+      write(fd, msg, 0, msg.length, null, (err) => (err ? reject(err) : resolve()));
+    });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+interface OpenedLog {
+  fh: FileHandle;
+  size: number;
+}
+
+/**
+ * Reads the log and its rotated files (oldest first) into a visitor. Every file is opened before reading starts, so
+ * a rotation once reading has begun neither skips nor repeats lines; when following, the reader moves on to the new
+ * file once conmon has reopened its log.
+ */
+export async function visitLog(path: string, opts: ReadLogOptions, v: LogVisitor): Promise<void> {
   const want = (s: OutputStream): boolean => (s === 'stdout' ? opts.stdout : opts.stderr);
   if (!opts.stdout && !opts.stderr) return;
   const since = opts.since !== undefined ? bound(opts.since) : undefined;
   const until = opts.until !== undefined ? bound(opts.until) : undefined;
   const signal = opts.signal;
 
-  let fh = await openLog(path);
-  if (!fh) return;
-  const follower = opts.follow ? new Follower(path, signal) : undefined;
+  const files: OpenedLog[] = [];
   try {
+    for (let attempt = 0; ; attempt++) {
+      for (const p of [...(await rotatedLogFiles(path)), path]) {
+        const fh = await openLog(p);
+        if (fh) files.push({ fh, size: (await fh.stat()).size });
+      }
+      // Caught between a rotation and conmon's reopen (no current file yet): a follower looks again shortly.
+      if (!opts.follow || files.length === 0 || existsSync(path) || attempt >= 50) break;
+      await Promise.all(files.splice(0).map((f) => f.fh.close()));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const current = await stat(path).catch(() => undefined);
+    // Without a current file (never written, or between a rotation and conmon's reopen) there is nothing to follow.
+    const followed = opts.follow && current !== undefined && files.length > 0 ? files[files.length - 1] : undefined;
+    if (files.length === 0) return;
+
+    // Where to start: the file and offset that leave only the last `tail` messages, counted from the newest file back.
+    let first = 0;
     let position = 0;
     let skip = 0;
     if (opts.tail !== undefined && opts.tail >= 0) {
-      const size = (await fh.stat()).size;
-      if (opts.tail === 0) position = lastLineEnd(size, await readAt(fh, Math.max(0, size - TAIL_BLOCK), size));
-      else ({ offset: position, skip } = await findTailStart(fh, size, opts.tail, want));
+      const last = files.length - 1;
+      if (opts.tail === 0) {
+        first = last;
+        const size = files[last].size;
+        position = lastLineEnd(size, await readAt(files[last].fh, Math.max(0, size - TAIL_BLOCK), size));
+      } else {
+        let remaining = opts.tail;
+        for (let i = last; i >= 0; i--) {
+          const r = await findTailStart(files[i].fh, files[i].size, remaining, want);
+          first = i;
+          if (r.found >= remaining) {
+            position = r.offset;
+            skip = r.skip;
+            break;
+          }
+          remaining -= r.found;
+        }
+      }
     }
 
     const pending: Record<OutputStream, Pending | undefined> = { stdout: undefined, stderr: undefined };
-    let carry: Buffer = Buffer.alloc(0);
-    let ino = (await fh.stat()).ino;
-
-    for (;;) {
-      if (signal?.aborted) return;
-      const buf = Buffer.allocUnsafe(Math.max(CHUNK, carry.length * 2));
-      carry.copy(buf, 0);
-      const { bytesRead } = await fh.read(buf, carry.length, buf.length - carry.length, position);
-      if (bytesRead === 0) {
-        if (!follower) {
-          const rest = flushPending(pending);
-          if (rest.length > 0) yield rest;
-          return;
-        }
-        // At the end: wait for more, then look for a rotated (replaced) or truncated file.
-        if (!(await follower.waitForChange())) return;
-        const now = await stat(path).catch(() => undefined);
-        if (now && now.ino !== ino) {
-          const next = await openLog(path);
-          if (next) {
-            await fh.close();
-            fh = next;
-            ino = now.ino;
-            position = 0;
-            carry = Buffer.alloc(0);
-            follower.rewatch();
-          }
-        } else if (now && now.size < position) {
-          position = 0;
-          carry = Buffer.alloc(0);
-        }
-        continue;
-      }
-      position += bytesRead;
-      const end = carry.length + bytesRead;
-      const out: LogEntry[] = [];
-      let start = 0;
-      let stop = false;
-      for (;;) {
-        const nl = buf.indexOf(NL, start);
-        if (nl < 0 || nl >= end) break;
-        const f = splitRecord(buf, start, nl);
-        if (f && want(f.stream)) {
-          const p = pending[f.stream];
-          if (f.partial) {
-            const piece = buf.subarray(f.contentStart, nl);
-            if (p) {
-              p.parts.push(piece);
-              p.size += piece.length;
-              if (p.size > PENDING_MAX) {
-                pending[f.stream] = undefined;
-                if (skip === 0 && keep(p.timeStart, p.timeEnd, since)) out.push({ stream: f.stream, time: p.time, data: Buffer.concat(p.parts) });
+    for (let i = first; i < files.length; i++) {
+      if (i > first) position = 0;
+      let fh = files[i].fh;
+      const following = followed !== undefined && files[i] === followed;
+      const follower = following ? new Follower(path, signal) : undefined;
+      let ino = following ? (await fh.stat()).ino : 0;
+      let draining = false;
+      let carry: Buffer = Buffer.alloc(0);
+      try {
+        for (;;) {
+          if (signal?.aborted) return;
+          const buf = Buffer.allocUnsafe(Math.max(CHUNK, carry.length * 2));
+          carry.copy(buf, 0);
+          const { bytesRead } = await fh.read(buf, carry.length, buf.length - carry.length, position);
+          if (bytesRead === 0) {
+            if (!follower) break;
+            if (draining) {
+              // The replaced file is complete: go on with the new one.
+              const next = await openLog(path);
+              if (next) {
+                await fh.close();
+                fh = next;
+                files[i] = { fh, size: 0 };
+                ino = (await fh.stat()).ino;
+                position = 0;
+                carry = Buffer.alloc(0);
+                follower.rewatch();
               }
-            } else {
-              pending[f.stream] = { time: buf.toString('latin1', start, f.timeEnd), timeStart: buf.subarray(start), timeEnd: f.timeEnd - start, parts: [piece], size: piece.length };
+              draining = false;
+              continue;
             }
-          } else {
-            let time: string;
-            let data: Buffer;
-            let timeBuf: Buffer;
-            let timeEnd: number;
-            if (p) {
-              pending[f.stream] = undefined;
-              p.parts.push(buf.subarray(f.contentStart, nl + 1));
-              data = Buffer.concat(p.parts);
-              time = p.time;
-              timeBuf = p.timeStart;
-              timeEnd = p.timeEnd;
-            } else {
-              data = buf.subarray(f.contentStart, nl + 1);
-              timeBuf = buf.subarray(start);
-              timeEnd = f.timeEnd - start;
-              time = '';
+            // At the end: wait for more, then look for a rotated (replaced) or truncated file.
+            if (!(await follower.waitForChange())) return;
+            const now = await stat(path).catch(() => undefined);
+            if (now && now.ino !== ino) draining = true;
+            else if (now && now.size < position) {
+              position = 0;
+              carry = Buffer.alloc(0);
             }
-            if (skip > 0) skip--;
-            else if (until && isAfter(timeBuf, timeEnd, until)) {
-              stop = true;
-              break;
-            } else if (keep(timeBuf, timeEnd, since)) {
-              out.push({ stream: f.stream, time: time || buf.toString('latin1', start, f.timeEnd), data });
+            continue;
+          }
+          position += bytesRead;
+          const end = carry.length + bytesRead;
+          const r = scanRecords(buf, end, { want, pending, since, until, skip }, v);
+          skip = r.skip;
+          await v.flush();
+          if (r.stop) return;
+          carry = r.consumed < end ? buf.subarray(r.consumed, end) : Buffer.alloc(0);
+        }
+      } finally {
+        follower?.close();
+      }
+    }
+    flushPending(pending, since, v);
+    await v.flush();
+  } finally {
+    await Promise.all(files.map((f) => f.fh.close().catch(() => undefined)));
+  }
+}
+
+interface ScanState {
+  want: (s: OutputStream) => boolean;
+  pending: Record<OutputStream, Pending | undefined>;
+  since: Bound | undefined;
+  until: Bound | undefined;
+  skip: number;
+}
+
+/** Hands the complete records in buf[0, end) to the visitor; says how far it got and whether `until` was passed. */
+function scanRecords(buf: Buffer, end: number, st: ScanState, v: LogVisitor): { consumed: number; skip: number; stop: boolean } {
+  const { want, pending, since, until } = st;
+  let skip = st.skip;
+  let start = 0;
+  for (;;) {
+    const nl = buf.indexOf(NL, start);
+    if (nl < 0 || nl >= end) break;
+    const f = splitRecord(buf, start, nl);
+    if (f && want(f.stream)) {
+      const p = pending[f.stream];
+      if (f.partial) {
+        const piece = buf.subarray(f.contentStart, nl);
+        if (p) {
+          p.parts.push(piece);
+          p.size += piece.length;
+          if (p.size > PENDING_MAX) {
+            pending[f.stream] = undefined;
+            if (skip === 0 && keep(p.time, p.timeStart, p.timeEnd, since)) {
+              const data = Buffer.concat(p.parts);
+              v.message(f.stream, data, 0, data.length, p.time, p.timeStart, p.timeEnd);
             }
           }
+        } else {
+          pending[f.stream] = { time: buf, timeStart: start, timeEnd: f.timeEnd, parts: [piece], size: piece.length };
         }
-        start = nl + 1;
-      }
-      if (out.length > 0) yield out;
-      if (stop) return;
-      carry = start < end ? buf.subarray(start, end) : Buffer.alloc(0);
+      } else if (p) {
+        pending[f.stream] = undefined;
+        if (skip > 0) skip--;
+        else if (until && isAfter(p.time, p.timeStart, p.timeEnd, until)) return { consumed: start, skip, stop: true };
+        else if (keep(p.time, p.timeStart, p.timeEnd, since)) {
+          p.parts.push(buf.subarray(f.contentStart, nl + 1));
+          const data = Buffer.concat(p.parts);
+          v.message(f.stream, data, 0, data.length, p.time, p.timeStart, p.timeEnd);
+        }
+      } else if (skip > 0) skip--;
+      else if (until && isAfter(buf, start, f.timeEnd, until)) return { consumed: start, skip, stop: true };
+      else if (keep(buf, start, f.timeEnd, since)) v.message(f.stream, buf, f.contentStart, nl + 1, buf, start, f.timeEnd);
     }
-  } finally {
-    follower?.close();
-    await fh.close();
+    start = nl + 1;
   }
+  return { consumed: start, skip, stop: false };
 }
 
 /** A time bound, also as conmon's fixed-width UTC text so most records compare without parsing. */
@@ -284,35 +450,36 @@ function bound(ns: bigint): Bound {
 
 const UTC_SUFFIX = Buffer.from('+00:00');
 
-/** Compares a record's time with a bound: <0 before, 0 equal, >0 after; NaN when unreadable. */
-function cmpBound(timeBuf: Buffer, timeEnd: number, b: Bound): number {
+/** Compares the time text buf[start, end) with a bound: <0 before, 0 equal, >0 after; NaN when unreadable. */
+function cmpBound(buf: Buffer, start: number, end: number, b: Bound): number {
   // Fixed-width UTC times of years 1000-9999 sort as text.
-  if (timeEnd === CONMON_TIME_LEN && b.text.length === CONMON_TIME_LEN && timeBuf.compare(UTC_SUFFIX, 0, 6, timeEnd - 6, timeEnd) === 0) {
-    return timeBuf.compare(b.text, 0, CONMON_TIME_LEN, 0, timeEnd);
+  if (end - start === CONMON_TIME_LEN && b.text.length === CONMON_TIME_LEN && buf.compare(UTC_SUFFIX, 0, 6, end - 6, end) === 0) {
+    return buf.compare(b.text, 0, CONMON_TIME_LEN, start, end);
   }
-  const t = parseTime(timeBuf, 0, timeEnd);
+  const t = parseTime(buf, start, end);
   return Number.isNaN(t.sec) ? NaN : cmpTime(t, b);
 }
 
-function keep(timeBuf: Buffer, timeEnd: number, since: Bound | undefined): boolean {
+function keep(buf: Buffer, start: number, end: number, since: Bound | undefined): boolean {
   if (!since) return true;
-  const c = cmpBound(timeBuf, timeEnd, since);
+  const c = cmpBound(buf, start, end, since);
   return Number.isNaN(c) || c >= 0;
 }
 
-function isAfter(timeBuf: Buffer, timeEnd: number, until: Bound): boolean {
-  return cmpBound(timeBuf, timeEnd, until) > 0;
+function isAfter(buf: Buffer, start: number, end: number, until: Bound): boolean {
+  return cmpBound(buf, start, end, until) > 0;
 }
 
 /** Partial messages still open at the end are handed out as they are (no newline). */
-function flushPending(pending: Record<OutputStream, Pending | undefined>): LogEntry[] {
-  const out: LogEntry[] = [];
+function flushPending(pending: Record<OutputStream, Pending | undefined>, since: Bound | undefined, v: LogVisitor): void {
   for (const s of ['stdout', 'stderr'] as const) {
     const p = pending[s];
-    if (p) out.push({ stream: s, time: p.time, data: Buffer.concat(p.parts) });
     pending[s] = undefined;
+    if (p && keep(p.time, p.timeStart, p.timeEnd, since)) {
+      const data = Buffer.concat(p.parts);
+      v.message(s, data, 0, data.length, p.time, p.timeStart, p.timeEnd);
+    }
   }
-  return out;
 }
 
 async function openLog(path: string): Promise<FileHandle | undefined> {
@@ -344,14 +511,15 @@ function lastLineEnd(size: number, lastBytes: Buffer): number {
 /**
  * Where to start reading so that the last `tail` messages of the wanted streams come out whole, read
  * backwards from the end. The start may have to move back over the partial records of a message (and
- * so over complete messages of the other stream); `skip` says how many complete messages to drop first.
+ * so over complete messages of the other stream); `skip` says how many complete messages to drop first. `found` is
+ * how many messages the file holds when that is fewer than `tail` (the rest come from the older files).
  */
 async function findTailStart(
   fh: FileHandle,
   size: number,
   tail: number,
   want: (s: OutputStream) => boolean,
-): Promise<{ offset: number; skip: number }> {
+): Promise<{ offset: number; skip: number; found: number }> {
   let pos = size;
   let leftover: Buffer = Buffer.alloc(0);
   let first = true;
@@ -360,6 +528,8 @@ async function findTailStart(
   let skip = 0;
   // After the tail-th message: streams whose record just before the candidate is not known to be complete.
   const unresolved = new Set<OutputStream>();
+  /** The wanted streams that have records at or after the current position. */
+  const seen = new Set<OutputStream>();
   let between: Array<{ stream: OutputStream; partial: boolean }> = [];
 
   while (pos > 0) {
@@ -389,10 +559,12 @@ async function findTailStart(
       end = lineStart;
       if (!f || !want(f.stream)) continue;
       if (candidate < 0) {
+        seen.add(f.stream);
         if (!f.partial && ++count === tail) {
           candidate = abs;
-          unresolved.add('stdout').add('stderr');
-          for (const s of ['stdout', 'stderr'] as const) if (!want(s)) unresolved.delete(s);
+          // Only a stream with records from here on can have a message begun before the candidate; a stream
+          // that has none must not send the search back to the start of the file.
+          for (const s of seen) unresolved.add(s);
         }
         continue;
       }
@@ -412,11 +584,11 @@ async function findTailStart(
         between = [];
         candidate = abs;
       }
-      if (unresolved.size === 0) return { offset: candidate, skip };
+      if (unresolved.size === 0) return { offset: candidate, skip, found: tail };
     }
     if (end === 0 && from === 0) break;
   }
-  return candidate < 0 ? { offset: 0, skip: 0 } : { offset: candidate, skip };
+  return candidate < 0 ? { offset: 0, skip: 0, found: count } : { offset: candidate, skip, found: tail };
 }
 
 /** Wakes a following reader when the log changes; a slow timer covers events inotify might coalesce away. */
@@ -437,7 +609,11 @@ class Follower {
   rewatch(): void {
     this.watcher?.close();
     try {
-      this.watcher = watch(this.path, { persistent: true }, () => this.fire());
+      // The directory, so that a rotation (the file renamed, a new one created) wakes the reader too.
+      const name = basename(this.path);
+      this.watcher = watch(dirname(this.path), { persistent: true }, (_e, file) => {
+        if (file === null || file.startsWith(name)) this.fire();
+      });
       this.watcher.on('error', () => this.fire());
     } catch {
       this.watcher = undefined;

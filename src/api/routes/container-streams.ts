@@ -5,18 +5,15 @@ import { archivePath, extractInto, statPath } from '../../engine/containers/arch
 import type { Engine } from '../../engine/engine.js';
 import type { ExecConfig } from '../../engine/containers/exec-service.js';
 import { parseTimestamp } from '../../engine/images/filters.js';
-import { invalidArgument } from '../../errors.js';
+import { BerthError, invalidArgument } from '../../errors.js';
+import { DEFAULT_DETACH_KEYS, DetachKeyFilter, parseDetachKeys } from '../detach-keys.js';
 import { AttachSocket } from '../../runtime/attach-socket.js';
-import { readLogBatches } from '../../runtime/container-log.js';
+import { visitLog } from '../../runtime/container-log.js';
+import { LogFrameWriter } from '../../engine/containers/log-frames.js';
 import type { RequestContext } from '../context.js';
 import { attachContentType, type HijackedStream } from '../hijack.js';
 import type { Router } from '../router.js';
-import { STDERR, STDOUT, encodeFrameHeader } from '../../util/stdcopy.js';
-
-/** conmon writes "+00:00"; Docker's timestamps end in "Z". */
-function dockerTime(t: string): string {
-  return t.endsWith('+00:00') ? t.slice(0, -6) + 'Z' : t;
-}
+import { STDERR, STDOUT } from '../../util/stdcopy.js';
 
 function nsBound(ctx: RequestContext, name: string): bigint | undefined {
   const v = ctx.query.get(name);
@@ -26,49 +23,61 @@ function nsBound(ctx: RequestContext, name: string): bigint | undefined {
 
 async function streamLogs(ctx: RequestContext, engine: Engine): Promise<void> {
   const target = engine.containers.logPathOf(ctx.params.id);
+  // moby's ErrReadLogsNotSupported (a NotImplemented error).
+  if (target.driver === 'none') throw new BerthError('not_implemented', 'configured logging driver does not support reading');
   const stdout = ctx.bool('stdout');
   const stderr = ctx.bool('stderr');
   if (!stdout && !stderr) throw invalidArgument('you must choose at least one stream');
   const follow = ctx.bool('follow');
-  const timestamps = ctx.bool('timestamps');
   const tailRaw = ctx.query.get('tail');
   const tail = tailRaw && tailRaw !== 'all' ? Number.parseInt(tailRaw, 10) : undefined;
   if (tail !== undefined && Number.isNaN(tail)) throw invalidArgument(`invalid tail value: ${tailRaw}`);
-  const framed = !target.tty;
   ctx.res.writeHead(200, { 'Content-Type': attachContentType(ctx.apiVersion, target.tty) });
   ctx.res.flushHeaders();
   const stop = new AbortController();
   ctx.signal.addEventListener('abort', () => stop.abort(), { once: true });
   // Following ends when the container stops: a short grace lets conmon's last lines reach the file.
   if (follow && target.running) void engine.containers.stopped(target.id).then(() => setTimeout(() => stop.abort(), 50));
+  const res = ctx.res;
+  const frames = new LogFrameWriter(
+    {
+      write: (chunk) => res.write(chunk),
+      drain: () =>
+        new Promise<void>((resolve) => {
+          const done = (): void => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+          if (res.destroyed) done();
+        }),
+    },
+    { framed: !target.tty, timestamps: ctx.bool('timestamps') },
+  );
   try {
-    for await (const batch of readLogBatches(target.logPath, {
-      follow: follow && target.running,
-      signal: stop.signal,
-      since: nsBound(ctx, 'since'),
-      until: nsBound(ctx, 'until'),
-      tail,
-      stdout,
-      stderr,
-    })) {
-      const parts: Buffer[] = [];
-      for (const e of batch) {
-        const data = timestamps ? Buffer.concat([Buffer.from(dockerTime(e.time) + ' '), e.data]) : e.data;
-        if (framed) parts.push(encodeFrameHeader(e.stream === 'stdout' ? STDOUT : STDERR, data.length));
-        parts.push(data);
-      }
-      if (parts.length && !ctx.res.write(Buffer.concat(parts))) {
-        await new Promise<void>((resolve) => {
-          ctx.res.once('drain', resolve);
-          ctx.res.once('close', resolve);
-        });
-      }
-      if (ctx.res.destroyed) break;
-    }
+    await visitLog(
+      target.logPath,
+      {
+        follow: follow && target.running,
+        signal: stop.signal,
+        since: nsBound(ctx, 'since'),
+        until: nsBound(ctx, 'until'),
+        tail,
+        stdout,
+        stderr,
+      },
+      {
+        // bind, not a rest/spread wrapper: this runs once per line.
+        message: frames.message.bind(frames),
+        flush: () => (res.destroyed ? stop.abort() : frames.flush()),
+      },
+    );
   } catch (err) {
     if (!stop.signal.aborted && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  ctx.res.end();
+  res.end();
 }
 
 /**
@@ -80,26 +89,47 @@ async function streamLogs(ctx: RequestContext, engine: Engine): Promise<void> {
 async function bridge(
   stream: HijackedStream,
   attachPath: string,
-  opts: { stdout: boolean; stderr: boolean; stdin: boolean; closeStdin: boolean },
-): Promise<{ ended: Promise<void> }> {
+  opts: { stdout: boolean; stderr: boolean; stdin: boolean; closeStdin: boolean; detachKeys?: Buffer },
+): Promise<{ ended: Promise<void>; detached: () => boolean }> {
   const sock = await AttachSocket.connect(attachPath);
+  let detach!: () => void;
   const ended = new Promise<void>((resolve) => {
     sock.onClose(resolve);
     stream.onClose(resolve);
+    detach = resolve;
   });
+  const filter = opts.detachKeys ? new DetachKeyFilter(opts.detachKeys) : undefined;
   sock.onData((which, data) => {
     if (which === 'stdout' ? opts.stdout : opts.stderr) stream.writeStream(which === 'stdout' ? STDOUT : STDERR, data);
   });
   stream.onClose(() => sock.close());
   if (opts.stdin) {
-    stream.input.on('data', (d: Buffer) => sock.write(d));
+    stream.input.on('data', (d: Buffer) => {
+      if (!filter) return sock.write(d);
+      const pass = filter.push(d);
+      if (pass.length > 0) sock.write(pass);
+      if (filter.detached) {
+        // Detached: the process keeps running; only this attachment ends.
+        stream.input.pause();
+        sock.close();
+        detach();
+      }
+    });
     stream.input.on('end', () => {
       if (opts.closeStdin) sock.closeStdin();
     });
   } else {
     stream.input.resume();
   }
-  return { ended };
+  return { ended, detached: () => filter?.detached ?? false };
+}
+
+/** The attach's detach keys: the request's, else the daemon default; only a TTY's stdin is watched (as in moby). */
+function detachKeysFor(spec: string | null | undefined, tty: boolean, stdin: boolean, message: string): Buffer | undefined {
+  const text = spec || DEFAULT_DETACH_KEYS;
+  const keys = parseDetachKeys(text);
+  if (!keys) throw invalidArgument(message.replace('%s', text));
+  return tty && stdin ? keys : undefined;
 }
 
 async function attach(ctx: RequestContext, engine: Engine): Promise<void> {
@@ -107,6 +137,7 @@ async function attach(ctx: RequestContext, engine: Engine): Promise<void> {
   const wantStdin = ctx.bool('stdin') && target.openStdin;
   const wantOut = ctx.bool('stdout');
   const wantErr = ctx.bool('stderr');
+  const detachKeys = detachKeysFor(ctx.query.get('detachKeys'), target.tty, wantStdin, 'Invalid detach keys (%s) provided');
   const stream = await ctx.hijack({ contentType: attachContentType(ctx.apiVersion, target.tty), multiplexed: !target.tty });
 
   // The handler lasts as long as the attachment: when it returns, the server ends our side of the stream.
@@ -116,7 +147,7 @@ async function attach(ctx: RequestContext, engine: Engine): Promise<void> {
 
   const connect = async (attachPath: string | undefined): Promise<void> => {
     if (attachPath === undefined) return finished();
-    const { ended } = await bridge(stream, attachPath, { stdout: wantOut, stderr: wantErr, stdin: wantStdin, closeStdin: target.stdinOnce });
+    const { ended } = await bridge(stream, attachPath, { stdout: wantOut, stderr: wantErr, stdin: wantStdin, closeStdin: target.stdinOnce, detachKeys });
     void ended.then(finished);
   };
   if (target.running) {
@@ -166,12 +197,16 @@ export function registerContainerStreamRoutes(router: Router, engine: Engine): v
 export function registerExecRoutes(router: Router, engine: Engine): void {
   router.post('/containers/{id}/exec', async (ctx) => {
     const body = await ctx.json<ExecConfig>();
+    // moby checks exec's keys at create, with its own wording.
+    if (body.DetachKeys) detachKeysFor(body.DetachKeys, false, false, 'Invalid escape keys (%s) provided');
     ctx.sendJson(201, { Id: engine.execs.create(ctx.params.id, body) });
   });
 
   router.post('/exec/{id}/start', async (ctx) => {
     const body = ctx.req.headers['content-length'] === '0' ? {} : await ctx.json<{ Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] }>().catch(() => ({}));
-    const info = engine.execs.inspect(ctx.params.id) as { OpenStdin: boolean; OpenStdout: boolean; OpenStderr: boolean; ProcessConfig: { tty: boolean } };
+    const info = engine.execs.inspect(ctx.params.id) as {
+      OpenStdin: boolean; OpenStdout: boolean; OpenStderr: boolean; ProcessConfig: { tty: boolean }; DetachKeys?: string;
+    };
     const tty = info.ProcessConfig.tty;
     if (body.Detach) {
       const started = await engine.execs.start(ctx.params.id, { attach: false });
@@ -181,10 +216,14 @@ export function registerExecRoutes(router: Router, engine: Engine): void {
     }
     const started = await engine.execs.start(ctx.params.id, { attach: true });
     const stream = await ctx.hijack({ contentType: attachContentType(ctx.apiVersion, tty), multiplexed: !tty });
-    const { ended } = await bridge(stream, started.attachPath!, { stdout: info.OpenStdout, stderr: info.OpenStderr, stdin: info.OpenStdin, closeStdin: true });
+    const detachKeys = detachKeysFor(info.DetachKeys, tty, info.OpenStdin, 'Invalid escape keys (%s) provided');
+    const { ended, detached } = await bridge(stream, started.attachPath!, {
+      stdout: info.OpenStdout, stderr: info.OpenStderr, stdin: info.OpenStdin, closeStdin: true, detachKeys,
+    });
     if (body.ConsoleSize && tty) await engine.execs.resize(ctx.params.id, body.ConsoleSize[0], body.ConsoleSize[1]).catch(() => undefined);
     await started.go();
-    await started.exited.catch(() => undefined);
+    // A detach leaves the process running: the attachment ends without waiting for its exit.
+    await Promise.race([started.exited.catch(() => undefined), ended.then(() => (detached() ? undefined : new Promise<never>(() => undefined)))]);
     await ended;
   });
 

@@ -34,6 +34,8 @@ import type { ConnectTarget, ContainerLookup, ContainerNetInput, ContainerPeer, 
 import { containerNetInput, linksForCreate, stoppedNetworkSettings } from '../networks/container-network.js';
 import { validatePortBindings } from '../networks/port-specs.js';
 import { emptyNetworkSettings, type NetworkSettings } from '../networks/types.js';
+import { DEFAULT_LOG_CONFIG, logDriverOf, logPolicy, resolveLogConfig, validateLogConfig, type LogConfig, type LogDriverName } from './log-config.js';
+import { conmonLogSizeMax, LogRotator } from './log-rotation.js';
 
 type Row = ContainerRow<ContainerDoc>;
 
@@ -47,6 +49,8 @@ export interface ContainerServiceOptions {
   networks: NetworkService;
   log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
   volumes: VolumeService;
+  /** The daemon's --log-driver/--log-opt: what a container gets when it names no driver. */
+  logConfig?: LogConfig;
 }
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -92,6 +96,7 @@ export class ContainerService {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly watching = new Set<string>();
   private readonly runtimes = new Map<string, OciRuntime>();
+  private readonly logRotator: LogRotator;
 
   constructor(
     private readonly records: ContainerRecords<ContainerDoc>,
@@ -100,6 +105,7 @@ export class ContainerService {
     private readonly opts: ContainerServiceOptions,
   ) {
     this.waits.setMaxListeners(0);
+    this.logRotator = new LogRotator((level, msg) => opts.log(level, msg));
     images.setUsage((imageId) => {
       const running: string[] = [];
       const stopped: string[] = [];
@@ -228,6 +234,8 @@ export class ContainerService {
     const config = mergeConfig(req, this.images.config(image));
     const { path: cmdPath, args } = commandOf(config);
     const hostConfig = normalizeHostConfig(req.HostConfig);
+    hostConfig.LogConfig = resolveLogConfig(req.HostConfig?.LogConfig, this.opts.logConfig ?? DEFAULT_LOG_CONFIG);
+    validateLogConfig(hostConfig.LogConfig);
     const runtimeName = (hostConfig.Runtime as string | undefined) || this.opts.defaultRuntime;
     this.runtime(runtimeName);
     const planned = planMounts(
@@ -426,6 +434,7 @@ export class ContainerService {
       const spec = generateSpec(this.specInput(row, user, netns));
       const seccompToLearn = rt.name === 'crun' ? await this.seccompCache(rt).apply(spec) : undefined;
       await writeFile(path.join(d.bundle, 'config.json'), specToJson(spec));
+      const logging = logPolicy(row.doc.HostConfig.LogConfig ?? DEFAULT_LOG_CONFIG);
       const [createdResult, attached] = await Promise.allSettled([conmonCreate({
         id,
         name: row.name,
@@ -433,7 +442,8 @@ export class ContainerService {
         runtime: rt,
         exitDir: d.exits,
         persistDir: d.persist,
-        logPath: row.doc.LogPath,
+        logPath: logging.driver === 'none' ? undefined : row.doc.LogPath,
+        logMaxSize: logging.maxSize !== undefined ? conmonLogSizeMax({ maxSize: logging.maxSize, maxFile: logging.maxFile }) : undefined,
         terminal: row.doc.Config.Tty,
         stdin: row.doc.Config.OpenStdin,
         stdinOnce: row.doc.Config.StdinOnce,
@@ -477,7 +487,22 @@ export class ContainerService {
     }
     this.events.publish('container', 'start', id, { image: row.doc.Config.Image, name: row.name });
     this.watchExit(id);
+    this.watchLog(id);
     this.startHealthcheck(id);
+  }
+
+  /** Rotates the log of a running container that has a size limit. */
+  private watchLog(id: string): void {
+    const row = this.records.get(id);
+    if (!row) return;
+    let p: ReturnType<typeof logPolicy>;
+    try {
+      p = logPolicy(row.doc.HostConfig.LogConfig ?? DEFAULT_LOG_CONFIG);
+    } catch {
+      return;
+    }
+    if (p.driver === 'none' || p.maxSize === undefined) return;
+    this.logRotator.watch(id, { logPath: row.doc.LogPath, ctlPath: path.join(this.dirs(id).bundle, 'ctl'), maxSize: p.maxSize, maxFile: p.maxFile });
   }
 
   /** Docker removes an --rm container whose start failed, once the start call has returned. */
@@ -533,6 +558,7 @@ export class ContainerService {
   private async onExit(id: string, code: number): Promise<void> {
     this.watching.delete(id);
     this.stopHealthcheck(id);
+    this.logRotator.unwatch(id);
     await this.locked(id, async () => {
       const row = this.records.get(id);
       if (!row) return;
@@ -946,9 +972,10 @@ export class ContainerService {
     await resizeTerminal(path.join(this.dirs(row.id).bundle, 'ctl'), rows, cols);
   }
 
-  logPathOf(ref: string): { id: string; logPath: string; tty: boolean; running: boolean } {
+  logPathOf(ref: string): { id: string; logPath: string; tty: boolean; running: boolean; driver: LogDriverName } {
     const row = this.resolve(ref);
-    return { id: row.id, logPath: row.doc.LogPath, tty: row.doc.Config.Tty, running: row.doc.State.Running };
+    const driver = logDriverOf(row.doc.HostConfig.LogConfig ?? DEFAULT_LOG_CONFIG);
+    return { id: row.id, logPath: row.doc.LogPath, tty: row.doc.Config.Tty, running: row.doc.State.Running, driver };
   }
 
   /** Resolves when the container next stops (or at once if it is not running). */
@@ -986,6 +1013,7 @@ export class ContainerService {
         continue;
       }
       this.watchExit(row.id);
+      this.watchLog(row.id);
       this.startHealthcheck(row.id);
     }
   }
