@@ -234,34 +234,21 @@ function scanWords(text: string, mode: 'flags' | 'words', escape: EscapeChar): {
       blankOk = false;
       continue;
     }
-    if (phase === 'word') {
-      if (ch === "'" || ch === '"') {
-        quote = ch;
-        blankOk = true;
-        phase = 'quote';
-        if (keepQuotes) word += ch;
-        continue;
-      }
-      if (ch === escape) {
-        if (pos + 1 === chars.length) continue;
-        if (keepQuotes) word += ch;
-        pos++;
-        ch = chars[pos] as string;
-      }
-      word += ch;
+    if (phase === 'word' && (ch === "'" || ch === '"')) {
+      quote = ch;
+      blankOk = true;
+      phase = 'quote';
+      if (keepQuotes) word += ch;
       continue;
     }
-    // inside quotes
-    if (ch === quote) {
+    if (phase === 'quote' && ch === quote) {
       phase = 'word';
       if (keepQuotes) word += ch;
       continue;
     }
-    if (ch === escape && (mode === 'flags' || quote === '"')) {
-      if (pos + 1 === chars.length) {
-        phase = 'word';
-        continue;
-      }
+    const escapes = phase === 'word' || mode === 'flags' || quote === '"';
+    if (ch === escape && escapes) {
+      if (pos + 1 === chars.length) continue; // a trailing escape is dropped
       if (keepQuotes) word += ch;
       pos++;
       ch = chars[pos] as string;
