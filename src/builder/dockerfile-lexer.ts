@@ -188,63 +188,8 @@ export function splitCommand(line: string): { keyword: string; word: string; fla
  * them); a bare `--` ends them. The escape directive does not apply here: Docker always uses backslash.
  */
 function extractFlags(line: string): { rest: string; flags: string[] } {
-  const flags: string[] = [];
-  let phase: 'spaces' | 'word' | 'quote' = 'spaces';
-  let word = '';
-  let quote = '';
-  let blankOk = false;
-  for (let pos = 0; pos <= line.length; pos++) {
-    const atEnd = pos === line.length;
-    let ch = atEnd ? '' : (line[pos] as string);
-    if (phase === 'spaces') {
-      if (atEnd) break;
-      if (/\s/.test(ch)) continue;
-      if (ch !== '-' || line[pos + 1] !== '-') return { rest: line.slice(pos), flags };
-      phase = 'word';
-    }
-    if (atEnd) {
-      if (word !== '--' && (blankOk || word.length > 0)) flags.push(word);
-      break;
-    }
-    if (phase === 'word') {
-      if (/\s/.test(ch)) {
-        phase = 'spaces';
-        if (word === '--') return { rest: line.slice(pos), flags };
-        if (blankOk || word.length > 0) flags.push(word);
-        word = '';
-        blankOk = false;
-        continue;
-      }
-      if (ch === "'" || ch === '"') {
-        quote = ch;
-        blankOk = true;
-        phase = 'quote';
-        continue;
-      }
-      if (ch === '\\') {
-        if (pos + 1 === line.length) continue;
-        pos++;
-        ch = line[pos] as string;
-      }
-      word += ch;
-      continue;
-    }
-    // inside quotes
-    if (ch === quote) {
-      phase = 'word';
-      continue;
-    }
-    if (ch === '\\') {
-      if (pos + 1 === line.length) {
-        phase = 'word';
-        continue;
-      }
-      pos++;
-      ch = line[pos] as string;
-    }
-    word += ch;
-  }
-  return { rest: '', flags };
+  const { words, rest } = scanWords(line, 'flags', '\\');
+  return { rest, flags: words };
 }
 
 /**
@@ -252,10 +197,23 @@ function extractFlags(line: string): { rest: string; flags: string[] } {
  * An escape at the very end of the line is dropped.
  */
 export function parseWords(rest: string, escape: EscapeChar): string[] {
-  const chars = Array.from(rest);
+  return scanWords(rest, 'words', escape).words;
+}
+
+/**
+ * The one word splitter behind Docker's two: in 'flags' mode (extractBuilderFlags) quotes and escapes are removed,
+ * an escape works inside both kinds of quotes, and reading stops before the first word not starting with `--` or
+ * after a bare `--`, returning the rest of the line; in 'words' mode (parseWords) quotes and escapes are kept for
+ * expansion to remove, and single quotes keep an escape literal.
+ */
+function scanWords(text: string, mode: 'flags' | 'words', escape: EscapeChar): { words: string[]; rest: string } {
+  const keepQuotes = mode === 'words';
+  const chars = Array.from(text);
+  const restFrom = (pos: number): string => chars.slice(pos).join('');
   const words: string[] = [];
   let phase: 'spaces' | 'word' | 'quote' = 'spaces';
   let quote = '';
+  // A word that had quotes counts even when nothing is left of it.
   let blankOk = false;
   let word = '';
   for (let pos = 0; pos <= chars.length; pos++) {
@@ -264,47 +222,40 @@ export function parseWords(rest: string, escape: EscapeChar): string[] {
     if (phase === 'spaces') {
       if (atEnd) break;
       if (/\s/u.test(ch)) continue;
+      if (mode === 'flags' && (ch !== '-' || chars[pos + 1] !== '-')) return { words, rest: restFrom(pos) };
       phase = 'word';
     }
-    if (atEnd) {
+    if (atEnd || (phase === 'word' && /\s/u.test(ch))) {
+      if (mode === 'flags' && word === '--') return { words, rest: restFrom(pos) };
       if (blankOk || word.length > 0) words.push(word);
-      break;
-    }
-    if (phase === 'word') {
-      if (/\s/u.test(ch)) {
-        phase = 'spaces';
-        if (blankOk || word.length > 0) words.push(word);
-        word = '';
-        blankOk = false;
-        continue;
-      }
-      if (ch === "'" || ch === '"') {
-        quote = ch;
-        blankOk = true;
-        phase = 'quote';
-      }
-      if (ch === escape) {
-        if (pos + 1 === chars.length) continue;
-        word += ch;
-        pos++;
-        ch = chars[pos] as string;
-      }
-      word += ch;
+      if (atEnd) break;
+      phase = 'spaces';
+      word = '';
+      blankOk = false;
       continue;
     }
-    if (ch === quote) phase = 'word';
-    if (ch === escape && quote !== "'") {
-      if (pos + 1 === chars.length) {
-        phase = 'word';
-        continue;
-      }
+    if (phase === 'word' && (ch === "'" || ch === '"')) {
+      quote = ch;
+      blankOk = true;
+      phase = 'quote';
+      if (keepQuotes) word += ch;
+      continue;
+    }
+    if (phase === 'quote' && ch === quote) {
+      phase = 'word';
+      if (keepQuotes) word += ch;
+      continue;
+    }
+    const escapes = phase === 'word' || mode === 'flags' || quote === '"';
+    if (ch === escape && escapes) {
+      if (pos + 1 === chars.length) continue; // a trailing escape is dropped
+      if (keepQuotes) word += ch;
       pos++;
-      word += ch;
       ch = chars[pos] as string;
     }
     word += ch;
   }
-  return words;
+  return { words, rest: '' };
 }
 
 export const NOT_STRING_ARRAY = 'when using JSON array syntax, arrays must be comprised of strings only';

@@ -4,15 +4,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Docker from 'dockerode';
-import tarStream from 'tar-stream';
-import { busyboxRootfs } from '../support/busybox-image.js';
-import { runCli, startDaemon, type TestDaemon } from '../support/berthd.js';
+import { type BuildFixture, contextTar, startBuildFixture } from '../support/build-fixture.js';
 
-let daemon: TestDaemon;
+let fx: BuildFixture;
 let docker: Docker;
 let server: Server;
 let port: number;
@@ -25,13 +22,6 @@ interface BuildMessage {
   aux?: { ID: string };
 }
 
-function contextTar(files: Record<string, string>): NodeJS.ReadableStream {
-  const pack = tarStream.pack();
-  for (const [name, text] of Object.entries(files)) pack.entry({ name, mode: 0o644 }, text);
-  pack.finalize();
-  return pack as unknown as NodeJS.ReadableStream;
-}
-
 async function build(files: Record<string, string>, opts: Record<string, unknown>): Promise<BuildMessage[]> {
   const stream = await docker.buildImage(contextTar(files), opts);
   return new Promise((resolve, reject) => {
@@ -40,11 +30,8 @@ async function build(files: Record<string, string>, opts: Record<string, unknown
 }
 
 before(async () => {
-  daemon = await startDaemon();
-  docker = new Docker({ socketPath: daemon.socket });
-  const tar = spawnSync('tar', ['-C', await busyboxRootfs(), '-c', '.'], { maxBuffer: 64 << 20 });
-  const imported = await runCli('docker', ['import', '-c', 'CMD ["sh"]', '-', 'busybox:latest'], daemon, { input: tar.stdout });
-  assert.equal(imported.code, 0, imported.stderr);
+  fx = await startBuildFixture('berth-build-api-');
+  docker = new Docker({ socketPath: fx.daemon.socket });
   server = createServer((req, res) => {
     if (req.url === '/files/hello.txt') {
       res.writeHead(200, { 'Content-Type': 'text/plain', 'Last-Modified': served.toUTCString() });
@@ -59,10 +46,8 @@ before(async () => {
 });
 
 after(async () => {
-  const ps = await runCli('docker', ['ps', '-aq'], daemon);
-  for (const id of ps.stdout.split('\n').filter(Boolean)) await runCli('docker', ['rm', '-f', id], daemon);
   await new Promise<void>((resolve) => server?.close(() => resolve()));
-  await daemon?.stop();
+  await fx?.stop();
 });
 
 test('dockerode buildImage: a tar stream context, a tag and build args make a working image with a URL ADDed', async () => {
@@ -78,10 +63,10 @@ test('dockerode buildImage: a tar stream context, a tag and build args make a wo
   const image = await docker.getImage('dockerode-built:1').inspect();
   assert.equal(image.Id, id);
 
-  const run = await runCli('docker', ['run', '--rm', 'dockerode-built:1'], daemon);
+  const run = await fx.docker(['run', '--rm', 'dockerode-built:1']);
   assert.equal(run.code, 0, run.stderr);
   assert.equal(run.stdout, 'hello over http\nbuilt by dockerode\n');
-  const meta = await runCli('docker', ['run', '--rm', 'dockerode-built:1', 'stat', '-c', '%a %Y', '/srv/hello.txt'], daemon);
+  const meta = await fx.docker(['run', '--rm', 'dockerode-built:1', 'stat', '-c', '%a %Y', '/srv/hello.txt']);
   assert.equal(meta.stdout, `600 ${served.getTime() / 1000}\n`);
 });
 

@@ -4,29 +4,13 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { busyboxRootfs } from '../support/busybox-image.js';
-import { runCli, startDaemon, type TestDaemon } from '../support/berthd.js';
+import { type BuildFixture, startBuildFixture } from '../support/build-fixture.js';
 
-let daemon: TestDaemon;
-let work: string;
+let fx: BuildFixture;
 let api: Agent;
-const classic = { DOCKER_BUILDKIT: '0' };
-
-function docker(args: string[], opts: { input?: string | Buffer } = {}): ReturnType<typeof runCli> {
-  return runCli('docker', args, daemon, { ...opts, env: classic });
-}
-
-async function context(name: string, files: Record<string, string>): Promise<string> {
-  const dir = join(work, name);
-  await mkdir(dir, { recursive: true });
-  for (const [p, text] of Object.entries(files)) await writeFile(join(dir, p), text);
-  return dir;
-}
 
 async function call<T>(method: 'GET' | 'POST', path: string): Promise<T> {
   const res = await request(`http://localhost${path}`, { method, dispatcher: api });
@@ -34,68 +18,57 @@ async function call<T>(method: 'GET' | 'POST', path: string): Promise<T> {
   return (await res.body.json()) as T;
 }
 
-async function importBusybox(): Promise<void> {
-  const tar = spawnSync('tar', ['-C', await busyboxRootfs(), '-c', '.'], { maxBuffer: 64 << 20 });
-  const imported = await runCli('docker', ['import', '-c', 'CMD ["sh"]', '-', 'busybox:latest'], daemon, { input: tar.stdout });
-  assert.equal(imported.code, 0, imported.stderr);
-}
-
 before(async () => {
-  daemon = await startDaemon();
-  api = new Agent({ connect: { socketPath: daemon.socket } });
-  work = await mkdtemp(join(tmpdir(), 'berth-build-cache-'));
-  await importBusybox();
+  fx = await startBuildFixture('berth-build-cache-');
+  api = new Agent({ connect: { socketPath: fx.daemon.socket } });
 });
 
 after(async () => {
-  const ps = await docker(['ps', '-aq']);
-  for (const id of ps.stdout.split('\n').filter(Boolean)) await docker(['rm', '-f', id]);
   await api?.close();
-  await daemon?.stop();
-  await rm(work, { recursive: true, force: true });
+  await fx?.stop();
 });
 
 const idOf = (out: string): string => /Successfully built ([0-9a-f]{12})/.exec(out)?.[1] ?? '';
 
 test('--cache-from: after save, rmi of everything, builder prune -af and load, every step comes from the loaded image', async () => {
-  const dir = await context('cache-from', {
+  const dir = await fx.context('cache-from', {
     Dockerfile: 'FROM busybox\nRUN echo one > /one\nCOPY a.txt /a.txt\nENV X=1\nRUN cat /a.txt /one > /copy\nCMD ["cat", "/copy"]\n',
     'a.txt': 'from the context\n',
   });
-  const first = await docker(['build', '-t', 'cf:1', dir]);
+  const first = await fx.docker(['build', '-t', 'cf:1', dir]);
   assert.equal(first.code, 0, first.stderr + first.stdout);
-  const archive = join(work, 'cf.tar');
-  const saved = await docker(['save', '-o', archive, 'cf:1', 'busybox:latest']);
+  const archive = join(fx.work, 'cf.tar');
+  const saved = await fx.docker(['save', '-o', archive, 'cf:1', 'busybox:latest']);
   assert.equal(saved.code, 0, saved.stderr);
-  assert.equal((await docker(['rmi', 'cf:1', 'busybox:latest'])).code, 0);
-  const pruned = await docker(['builder', 'prune', '-af']);
+  assert.equal((await fx.docker(['rmi', 'cf:1', 'busybox:latest'])).code, 0);
+  const pruned = await fx.docker(['builder', 'prune', '-af']);
   assert.equal(pruned.code, 0, pruned.stderr);
-  assert.equal((await docker(['images', '-aq'])).stdout, '', 'the prune removed the intermediate images');
-  const loaded = await docker(['load', '-i', archive]);
+  assert.equal((await fx.docker(['images', '-aq'])).stdout, '', 'the prune removed the intermediate images');
+  const loaded = await fx.docker(['load', '-i', archive]);
   assert.equal(loaded.code, 0, loaded.stderr);
 
-  const again = await docker(['build', '--cache-from', 'cf:1', '-t', 'cf:2', dir]);
+  const again = await fx.docker(['build', '--cache-from', 'cf:1', '-t', 'cf:2', dir]);
   assert.equal(again.code, 0, again.stderr + again.stdout);
   assert.equal(again.stdout.match(/ ---> Using cache\n/g)?.length, 5, again.stdout);
   assert.doesNotMatch(again.stdout, /Running in/);
   assert.equal(idOf(again.stdout), idOf(first.stdout));
-  const run = await docker(['run', '--rm', 'cf:2']);
+  const run = await fx.docker(['run', '--rm', 'cf:2']);
   assert.equal(run.stdout, 'from the context\none\n');
 
   // A changed file misses from its COPY on; the steps before still come from the loaded image.
   await writeFile(join(dir, 'a.txt'), 'changed\n');
-  const changed = await docker(['build', '--cache-from', 'cf:1', dir]);
+  const changed = await fx.docker(['build', '--cache-from', 'cf:1', dir]);
   assert.equal(changed.code, 0, changed.stderr);
   assert.equal(changed.stdout.match(/ ---> Using cache\n/g)?.length, 1, changed.stdout);
 });
 
 test('builder prune removes the images only the cache kept; SpaceReclaimed equals the Build Cache size system df reported', async () => {
-  const dir = await context('prune', {
+  const dir = await fx.context('prune', {
     Dockerfile: 'FROM busybox AS tools\nRUN head -c 200000 /dev/zero > /big\nRUN echo tool > /tool\nFROM busybox\nCOPY --from=tools /tool /tool\nCMD ["cat", "/tool"]\n',
   });
-  const built = await docker(['build', '-t', 'pruned:1', dir]);
+  const built = await fx.docker(['build', '-t', 'pruned:1', dir]);
   assert.equal(built.code, 0, built.stderr + built.stdout);
-  const imagesBefore = (await docker(['images', '-aq'])).stdout.split('\n').filter(Boolean).length;
+  const imagesBefore = (await fx.docker(['images', '-aq'])).stdout.split('\n').filter(Boolean).length;
 
   const df = await call<{ BuildCache: Array<{ Size: number }>; LayersSize: number }>('GET', '/system/df');
   const cacheSize = df.BuildCache.reduce((n, c) => n + c.Size, 0);
@@ -107,10 +80,10 @@ test('builder prune removes the images only the cache kept; SpaceReclaimed equal
   const dfAfter = await call<{ BuildCache: Array<{ Size: number }>; LayersSize: number }>('GET', '/system/df');
   assert.equal(dfAfter.BuildCache.length, 0);
   assert.equal(df.LayersSize - dfAfter.LayersSize, prune.SpaceReclaimed);
-  const imagesAfter = (await docker(['images', '-aq'])).stdout.split('\n').filter(Boolean).length;
+  const imagesAfter = (await fx.docker(['images', '-aq'])).stdout.split('\n').filter(Boolean).length;
   assert.ok(imagesAfter < imagesBefore, `${imagesAfter} < ${imagesBefore}`);
 
-  const run = await docker(['run', '--rm', 'pruned:1']);
+  const run = await fx.docker(['run', '--rm', 'pruned:1']);
   assert.equal(run.code, 0, run.stderr);
   assert.equal(run.stdout, 'tool\n');
 });

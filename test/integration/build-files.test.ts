@@ -6,29 +6,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { busyboxRootfs } from '../support/busybox-image.js';
-import { runCli, startDaemon, type TestDaemon } from '../support/berthd.js';
+import { type BuildFixture, startBuildFixture } from '../support/build-fixture.js';
 
-let daemon: TestDaemon;
-let work: string;
-const classic = { DOCKER_BUILDKIT: '0' };
-
-function docker(args: string[], opts: { input?: string | Buffer } = {}): ReturnType<typeof runCli> {
-  return runCli('docker', args, daemon, { ...opts, env: classic });
-}
-
-async function context(name: string, files: Record<string, string>): Promise<string> {
-  const dir = join(work, name);
-  await mkdir(dir, { recursive: true });
-  for (const [p, text] of Object.entries(files)) {
-    await mkdir(join(dir, p, '..'), { recursive: true });
-    await writeFile(join(dir, p), text);
-  }
-  return dir;
-}
+let fx: BuildFixture;
 
 function sh(cmd: string, cwd: string): void {
   const r = spawnSync('sh', ['-c', cmd], { cwd, encoding: 'utf8' });
@@ -36,22 +18,15 @@ function sh(cmd: string, cwd: string): void {
 }
 
 before(async () => {
-  daemon = await startDaemon();
-  work = await mkdtemp(join(tmpdir(), 'berth-build-files-'));
-  const tar = spawnSync('tar', ['-C', await busyboxRootfs(), '-c', '.'], { maxBuffer: 64 << 20 });
-  const imported = await runCli('docker', ['import', '-c', 'CMD ["sh"]', '-', 'busybox:latest'], daemon, { input: tar.stdout });
-  assert.equal(imported.code, 0, imported.stderr);
+  fx = await startBuildFixture('berth-build-files-');
 });
 
 after(async () => {
-  const ps = await docker(['ps', '-aq']);
-  for (const id of ps.stdout.split('\n').filter(Boolean)) await docker(['rm', '-f', id]);
-  await daemon?.stop();
-  await rm(work, { recursive: true, force: true });
+  await fx?.stop();
 });
 
 test('ADD unpacks local tar archives by content (plain, gzip, bzip2, xz), keeps owners or applies --chown, ignores whiteout names', async () => {
-  const dir = await context('add-archive', {
+  const dir = await fx.context('add-archive', {
     Dockerfile: [
       'FROM busybox',
       'RUN mkdir -p /plain && echo keep > /plain/victim',
@@ -63,7 +38,7 @@ test('ADD unpacks local tar archives by content (plain, gzip, bzip2, xz), keeps 
       'COPY data.tgz /copied/',
     ].join('\n'),
   });
-  const src = join(work, 'archive-src');
+  const src = join(fx.work, 'archive-src');
   await mkdir(join(src, 'sub'), { recursive: true });
   await writeFile(join(src, 'sub/hello.txt'), 'hello from tar\n');
   await writeFile(join(src, '.wh.victim'), '');
@@ -74,7 +49,7 @@ test('ADD unpacks local tar archives by content (plain, gzip, bzip2, xz), keeps 
   sh(`tar --owner=123 --group=456 -cJf ${dir}/data.txz sub`, src);
   await writeFile(join(dir, 'notatar.tar.gz'), 'just text\n');
 
-  const built = await docker(['build', '-t', 'add-archive:1', dir]);
+  const built = await fx.docker(['build', '-t', 'add-archive:1', dir]);
   assert.equal(built.code, 0, built.stderr + built.stdout);
   const check = [
     'cat /plain/victim /plain/sub/hello.txt /gz/sub/hello.txt /bz/sub/hello.txt /xz/sub/hello.txt /raw/notatar.tar.gz',
@@ -82,7 +57,7 @@ test('ADD unpacks local tar archives by content (plain, gzip, bzip2, xz), keeps 
     'ls -a /plain | tr "\\n" " "',
     'ls /copied',
   ].join('; echo; ');
-  const run = await docker(['run', '--rm', 'add-archive:1', 'sh', '-c', check]);
+  const run = await fx.docker(['run', '--rm', 'add-archive:1', 'sh', '-c', check]);
   assert.equal(run.code, 0, run.stderr);
   assert.equal(
     run.stdout,
@@ -91,7 +66,7 @@ test('ADD unpacks local tar archives by content (plain, gzip, bzip2, xz), keeps 
 });
 
 test('the build context is unpacked as plain files: .wh. names, modes, mtimes and symlinks survive', async () => {
-  const dir = await context('ctx-plain', {
+  const dir = await fx.context('ctx-plain', {
     Dockerfile: 'FROM busybox\nCOPY .wh.marker /data/marker\nCOPY tool.sh /data/\nCOPY bin /data/bin\n',
     '.wh.marker': 'not a whiteout\n',
     'tool.sh': '#!/bin/sh\necho tool\n',
@@ -101,15 +76,15 @@ test('the build context is unpacked as plain files: .wh. names, modes, mtimes an
   await utimes(join(dir, 'tool.sh'), mtime, mtime);
   await mkdir(join(dir, 'bin'));
   await symlink('../tool.sh', join(dir, 'bin/link'));
-  const built = await docker(['build', '-t', 'ctx-plain:1', dir]);
+  const built = await fx.docker(['build', '-t', 'ctx-plain:1', dir]);
   assert.equal(built.code, 0, built.stderr + built.stdout);
-  const run = await docker(['run', '--rm', 'ctx-plain:1', 'sh', '-c', 'cat /data/marker; stat -c "%a %Y" /data/tool.sh; readlink /data/bin/link']);
+  const run = await fx.docker(['run', '--rm', 'ctx-plain:1', 'sh', '-c', 'cat /data/marker; stat -c "%a %Y" /data/tool.sh; readlink /data/bin/link']);
   assert.equal(run.code, 0, run.stderr);
   assert.equal(run.stdout, `not a whiteout\n750 ${mtime.getTime() / 1000}\n../tool.sh\n`);
 });
 
 test('COPY --from an image with whiteouts and opaque dirs copies the merged view', async () => {
-  const dir = await context('from-whiteouts', {
+  const dir = await fx.context('from-whiteouts', {
     Dockerfile: [
       'FROM busybox AS src',
       'RUN mkdir -p /d/sub && echo a > /d/a && echo b > /d/b && echo old > /d/sub/old',
@@ -119,29 +94,29 @@ test('COPY --from an image with whiteouts and opaque dirs copies the merged view
       'RUN find /out | sort | tr "\\n" " " > /listing',
     ].join('\n'),
   });
-  const built = await docker(['build', '-t', 'from-wh:1', dir]);
+  const built = await fx.docker(['build', '-t', 'from-wh:1', dir]);
   assert.equal(built.code, 0, built.stderr + built.stdout);
-  const run = await docker(['run', '--rm', 'from-wh:1', 'cat', '/listing']);
+  const run = await fx.docker(['run', '--rm', 'from-wh:1', 'cat', '/listing']);
   assert.equal(run.stdout, '/out /out/b /out/sub /out/sub/new ');
 });
 
 test('MAINTAINER sets the Author; HEALTHCHECK history is written as Docker\'s Go formatting', async () => {
-  const dir = await context('meta', {
+  const dir = await fx.context('meta', {
     Dockerfile: 'FROM busybox\nMAINTAINER Jane Doe <jane@example.com>\nHEALTHCHECK --interval=30s --retries=3 CMD wget -q localhost || exit 1\n',
   });
-  const built = await docker(['build', '-t', 'meta:1', dir]);
+  const built = await fx.docker(['build', '-t', 'meta:1', dir]);
   assert.equal(built.code, 0, built.stderr + built.stdout);
-  const author = await docker(['image', 'inspect', '--format', '{{.Author}}', 'meta:1']);
+  const author = await fx.docker(['image', 'inspect', '--format', '{{.Author}}', 'meta:1']);
   assert.equal(author.stdout, 'Jane Doe <jane@example.com>\n');
-  const history = await docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'meta:1']);
+  const history = await fx.docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'meta:1']);
   const lines = history.stdout.split('\n');
   assert.equal(lines[0], `/bin/sh -c #(nop)  HEALTHCHECK &{["CMD-SHELL" "wget -q localhost || exit 1"] "30s" "0s" "0s" "0s" '\\x03'}`);
   assert.equal(lines[1], '/bin/sh -c #(nop)  MAINTAINER Jane Doe <jane@example.com>');
 });
 
 test('a failing RUN: the docker CLI exits with the command\'s own code and prints Docker\'s message last', async () => {
-  const dir = await context('fail-code', { Dockerfile: 'FROM busybox\nRUN echo about to fail && exit 42\n' });
-  const res = await docker(['build', '--force-rm', dir]);
+  const dir = await fx.context('fail-code', { Dockerfile: 'FROM busybox\nRUN echo about to fail && exit 42\n' });
+  const res = await fx.docker(['build', '--force-rm', dir]);
   assert.equal(res.code, 42, res.stderr + res.stdout);
   assert.match(res.stdout, /about to fail\n/);
   const lines = res.stderr.trimEnd().split('\n');

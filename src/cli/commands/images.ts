@@ -70,7 +70,8 @@ function progressSink(ctx: CliContext, quiet: boolean): ProgressSink {
 
 // ---------------------------------------------------------------- images / image ls
 
-interface ImageSummary {
+/** An image as GET /images/json (and the Images of GET /system/df) report it. */
+export interface ImageSummary {
   Id: string;
   ParentId?: string;
   RepoTags?: string[] | null;

@@ -14,7 +14,7 @@ import { renderList } from '../render/format.js';
 import { humanSize, humanSizeWithPrecision } from '../render/units.js';
 import { familiarName, parseReference } from '../../registry/reference.js';
 import { CONTAINER_HEADERS, ContainerRow, type ContainerSummary } from './container-ps.js';
-import { ImageRow, PreformattedError, confirm, filtersJson, formatCliError, type ContextProvider } from './images.js';
+import { ImageRow, PreformattedError, confirm, filtersJson, formatCliError, type ContextProvider, type ImageSummary } from './images.js';
 import { pruneVolumes, renderVolumes, type Volume } from './volumes.js';
 
 const VERSION_TEMPLATE = `{{with .Client -}}
@@ -212,18 +212,6 @@ async function runInfo(ctx: CliContext, format: string | undefined): Promise<voi
 
 // ---------------------------------------------------------------- df
 
-interface DfImage {
-  Id: string;
-  ParentId?: string;
-  RepoTags?: string[] | null;
-  RepoDigests?: string[] | null;
-  Created: number;
-  Size: number;
-  SharedSize?: number;
-  Labels?: Record<string, string> | null;
-  Containers?: number;
-}
-
 interface BuildCacheRecord {
   ID: string;
   Type?: string;
@@ -234,7 +222,7 @@ interface BuildCacheRecord {
 
 export interface DiskUsage {
   LayersSize?: number;
-  Images?: DfImage[] | null;
+  Images?: ImageSummary[] | null;
   Containers?: ContainerSummary[] | null;
   Volumes?: Volume[] | null;
   BuildCache?: BuildCacheRecord[] | null;
@@ -305,7 +293,7 @@ const DF_CACHE_HEADER = 'CACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED  
 /** docker's imageContext shows shared and unique sizes with four digits, unlike SIZE. */
 class DfImageRow extends ImageRow {
   constructor(
-    private readonly img: DfImage,
+    private readonly img: ImageSummary,
     repo: string,
     tag: string,
     now: number,
@@ -322,7 +310,7 @@ class DfImageRow extends ImageRow {
   }
 }
 
-function imageRowFor(i: DfImage, now: number): ImageRow {
+function imageRowFor(i: ImageSummary, now: number): ImageRow {
   let repo = '<none>';
   let tag = '<none>';
   const first = (i.RepoTags ?? [])[0];

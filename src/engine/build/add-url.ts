@@ -1,13 +1,13 @@
 /** ADD <url>: the daemon fetches the file itself; only what the build needs (name, bytes, mtime) comes back. */
-import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { mkdir } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import { invalidArgument } from '../../errors.js';
+import { digestHex } from '../../util/digest.js';
+import { hashingTap } from '../../util/hashing-tap.js';
 
 export interface FetchedFile {
   path: string;
@@ -75,17 +75,10 @@ export async function fetchForAdd(url: string, dir: string, signal?: AbortSignal
   }
   await mkdir(dir, { recursive: true });
   const path = posix.join(dir, `${Date.now()}-${Math.random().toString(16).slice(2)}`);
-  const hash = createHash('sha256');
-  let size = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      hash.update(chunk);
-      size += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  await pipeline(res.body, tap, createWriteStream(path, { mode: 0o600 }));
+  const hashed = hashingTap();
+  await pipeline(res.body, hashed.tap, createWriteStream(path, { mode: 0o600 }));
+  const { digest, size } = hashed.result();
   const lm = res.headers['last-modified'];
   const mtime = typeof lm === 'string' && !Number.isNaN(Date.parse(lm)) ? new Date(lm) : new Date(0);
-  return { path, name, size, mtime, sha256: hash.digest('hex') };
+  return { path, name, size, mtime, sha256: digestHex(digest) };
 }

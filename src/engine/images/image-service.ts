@@ -297,7 +297,7 @@ export class ImageService {
     const target = this.targetOf(opts.repo, opts.tag);
     const layer = await storeLayer(this.store, layerTar, { compression: 'none', parent: base.topLayer });
     const baseLayers = base.layers.map((c) => this.store.records.getLayer(c)!);
-    const id = this.registerWithLayer(JSON.parse(base.config) as Record<string, unknown>, baseLayers, layer, {
+    const id = this.registerOnBase(JSON.parse(base.config) as Record<string, unknown>, baseLayers, layer, {
       config: opts.config,
       history: { created_by: opts.createdBy, ...(opts.author ? { author: opts.author } : {}), ...(opts.comment ? { comment: opts.comment } : {}) },
       author: opts.author,
@@ -324,30 +324,15 @@ export class ImageService {
         })();
     const baseLayers = (base?.layers ?? []).map((c) => this.store.records.getLayer(c)!);
     const doc = { ...(base ? { parent: base.id } : {}), ...(opts.doc ?? {}) };
-    if (opts.layerTar) {
-      const layer = await storeLayer(this.store, opts.layerTar, { compression: 'none', parent: base?.topLayer ?? null });
-      const id = this.registerWithLayer(baseConfig, baseLayers, layer, {
-        config: opts.config,
-        history: { created_by: opts.createdBy, ...(opts.author ? { author: opts.author } : {}) },
-        author: opts.author,
-        doc,
-      });
-      return { id, layerSize: layer.size };
-    }
-    const created = new Date().toISOString();
-    const prior = baseConfig as { rootfs?: { diff_ids?: string[] }; history?: unknown[] };
-    const config = {
-      ...baseConfig,
-      created,
-      ...(opts.author ? { author: opts.author } : {}),
+    const layer = opts.layerTar ? await storeLayer(this.store, opts.layerTar, { compression: 'none', parent: base?.topLayer ?? null }) : null;
+    const author: Record<string, string> = opts.author ? { author: opts.author } : {};
+    const id = this.registerOnBase(baseConfig, baseLayers, layer, {
       config: opts.config,
-      rootfs: { type: 'layers', diff_ids: [...(prior.rootfs?.diff_ids ?? [])] },
-      history: [...(prior.history ?? []), { created, ...(opts.author ? { author: opts.author } : {}), created_by: opts.createdBy, empty_layer: true }],
-    };
-    const raw = JSON.stringify(config);
-    const id = sha256Digest(raw);
-    registerImage(this.store, { id, rawConfig: raw, config: config as unknown as ImageConfig, layers: baseLayers, doc });
-    return { id, layerSize: 0 };
+      history: layer ? { created_by: opts.createdBy, ...author } : { ...author, created_by: opts.createdBy, empty_layer: true },
+      author: opts.author,
+      doc,
+    });
+    return { id, layerSize: layer?.size ?? 0 };
   }
 
   /**
@@ -485,7 +470,7 @@ export class ImageService {
     const platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
     const layer = await storeLayer(this.store, source, { compression: 'auto', parent: null });
     const base = { architecture: platform.architecture, os: platform.os, ...(platform.variant ? { variant: platform.variant } : {}) };
-    const id = this.registerWithLayer(base, [], layer, {
+    const id = this.registerOnBase(base, [], layer, {
       config: applyChanges({}, opts.changes ?? []),
       history: { created_by: '', comment: opts.message || `Imported from ${opts.sourceName}` },
       doc: opts.message ? { comment: opts.message } : {},
@@ -502,12 +487,15 @@ export class ImageService {
     return target;
   }
 
-  /** Registers `baseConfig` + one layer as an image (config, rootfs, history) and tags it; returns the image ID. */
-  private registerWithLayer(
+  /**
+   * Registers `baseConfig` + one layer (or none, for a step that only changes the config) as an image (config,
+   * rootfs, history) and tags it; returns the image ID.
+   */
+  private registerOnBase(
     baseConfig: Record<string, unknown>,
     baseLayers: LayerRecord[],
-    layer: LayerRecord,
-    opts: { config: Record<string, unknown>; history: Record<string, string>; author?: string; doc: Record<string, unknown>; target?: Reference },
+    layer: LayerRecord | null,
+    opts: { config: Record<string, unknown>; history: Record<string, string | boolean>; author?: string; doc: Record<string, unknown>; target?: Reference },
   ): Digest {
     const created = new Date().toISOString();
     const prior = baseConfig as { rootfs?: { diff_ids?: string[] }; history?: unknown[] };
@@ -516,12 +504,12 @@ export class ImageService {
       created,
       ...(opts.author ? { author: opts.author } : {}),
       config: opts.config,
-      rootfs: { type: 'layers', diff_ids: [...(prior.rootfs?.diff_ids ?? []), layer.diffId] },
+      rootfs: { type: 'layers', diff_ids: [...(prior.rootfs?.diff_ids ?? []), ...(layer ? [layer.diffId] : [])] },
       history: [...(prior.history ?? []), { created, ...opts.history }],
     };
     const raw = JSON.stringify(config);
     const id = sha256Digest(raw);
-    registerImage(this.store, { id, rawConfig: raw, config: config as unknown as ImageConfig, layers: [...baseLayers, layer], doc: opts.doc });
+    registerImage(this.store, { id, rawConfig: raw, config: config as unknown as ImageConfig, layers: layer ? [...baseLayers, layer] : baseLayers, doc: opts.doc });
     if (opts.target) this.store.records.tag(referenceString(opts.target), id);
     return id;
   }

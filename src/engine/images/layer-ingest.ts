@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BerthError, invalidArgument } from '../../errors.js';
 import type { ContentStore } from '../../store/content-store.js';
 import { applyLayerTar } from '../../store/layer-tar.js';
 import type { SnapshotStore } from '../../store/snapshots.js';
 import { sha256Digest, type Digest } from '../../util/digest.js';
+import { hashingTap } from '../../util/hashing-tap.js';
 import { MediaType } from '../../registry/manifest.js';
 import type { LayerRecord } from '../../store/image-records.js';
 import type { ImageStore } from './image-store.js';
@@ -39,20 +39,6 @@ export interface IngestedLayer {
   abort(): Promise<void>;
 }
 
-/** Hashes what flows through: the diff ID is the sha256 of the uncompressed tar. */
-function hashingTap(): { tap: Transform; result: () => { digest: Digest; size: number } } {
-  const hash = createHash('sha256');
-  let size = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      hash.update(chunk);
-      size += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  return { tap, result: () => ({ digest: `sha256:${hash.digest('hex')}`, size }) };
-}
-
 /**
  * One pass over a layer blob: it is written to the content store (verified against its digest), decompressed,
  * hashed into its diff ID and unpacked into a fresh snapshot, all at once, so a layer costs one read of the network
@@ -68,6 +54,7 @@ export async function ingestLayer(
   const blob = opts.keepBlob
     ? content.writer({ expected: opts.expectedBlobDigest, expectedSize: opts.expectedBlobSize })
     : undefined;
+  // The diff ID is the sha256 of the uncompressed tar.
   const diff = hashingTap();
   let blobSize = 0;
   const counter = byteCounter((n) => {
