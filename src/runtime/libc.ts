@@ -166,6 +166,18 @@ export function umount2(target: string, flags: number): void {
   if ((umount2Fn(target, flags) as number) !== 0) throw syscallError('umount2', target);
 }
 
+/**
+ * umount2 on a libuv worker thread: unmounting an overlay syncs it, which can take hundreds of milliseconds and must
+ * not stall the daemon. errno does not survive the hop back, so this only says whether it worked.
+ */
+export function umount2Async(target: string, flags: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    (umount2Fn as unknown as { async: (t: string, f: number, cb: (err: unknown, res: number) => void) => void }).async(target, flags, (err, res) =>
+      err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(res === 0),
+    );
+  });
+}
+
 // --- readiness I/O for the attach poller thread (never the libuv threadpool: attachments last long) ---
 
 const pollFn = libc.func('int poll(void *fds, unsigned long nfds, int timeout)');

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BerthError, invalidArgument } from '../errors.js';
-import { MNT_DETACH, MS_BIND, MS_RDONLY, MS_REMOUNT, type SyscallError, mount, umount2 } from './libc.js';
+import { MNT_DETACH, MS_BIND, MS_RDONLY, MS_REMOUNT, type SyscallError, mount, umount2, umount2Async } from './libc.js';
 
 /**
  * Overlay mounts for container root filesystems, through mount(2) directly (koffi): no fork; measured
@@ -96,8 +96,13 @@ function checkPath(p: string): void {
 
 /** Unmounting something that is not mounted (EINVAL) or not there (ENOENT) succeeds. */
 export async function unmount(target: string, opts: { lazy?: boolean } = {}): Promise<void> {
+  const flags = opts.lazy ? MNT_DETACH : 0;
+  if (await umount2Async(target, flags)) return;
+  // Not a mount point (any more): what EINVAL/ENOENT would have said.
+  if (!(await isMounted(target))) return;
+  // Still mounted: ask again on this thread for the reason (a busy mount fails at once).
   try {
-    umount2(target, opts.lazy ? MNT_DETACH : 0);
+    umount2(target, flags);
   } catch (e) {
     const code = (e as SyscallError).code;
     if (code === 'EINVAL' || code === 'ENOENT') return;
