@@ -381,7 +381,7 @@ async function main(): Promise<void> {
         engines,
         'run-default',
         opts.runs,
-        'run --rm true, default network (no bridge on either side)',
+        'run --rm true, default network (berthd bridge; dockerd --bridge=none)',
         (e) => timed(e, ['run', '--rm', 'busybox', 'true']),
         { warmup: true },
       );
