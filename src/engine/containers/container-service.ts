@@ -993,6 +993,7 @@ export class ContainerService {
     await this.removeOrphanDirs();
     for (const row of this.records.list()) {
       if (!row.doc.State.Running) {
+        await this.removeHalfStarted(row);
         const policy = row.doc.HostConfig.RestartPolicy?.Name;
         const wanted = policy === 'always' || (policy === 'unless-stopped' && !row.doc.Berth.manualStop) || row.doc.State.Restarting;
         if (wanted && !row.doc.HostConfig.AutoRemove) {
@@ -1018,6 +1019,25 @@ export class ContainerService {
     }
   }
 
+
+  /**
+   * A daemon killed in the middle of a start leaves a container the runtime created (waiting to be started, with its
+   * conmon) and a mounted root, while the record still says "created": take both down.
+   */
+  private async removeHalfStarted(row: Row): Promise<void> {
+    const d = this.dirs(row.id);
+    let rt: OciRuntime;
+    try {
+      rt = this.runtime(row.doc.Berth.runtime);
+    } catch {
+      return;
+    }
+    if (existsSync(path.join(rt.root, row.id))) {
+      this.opts.log('info', `removing the runtime state of ${row.id}, left by an interrupted start`);
+      await rt.delete(row.id, { force: true }).catch((e: Error) => this.opts.log('warn', `deleting ${row.id}: ${e.message}`));
+    }
+    if (await isMounted(d.rootfs)) await unmount(d.rootfs).catch((e: Error) => this.opts.log('warn', `unmounting ${d.rootfs}: ${e.message}`));
+  }
 
   /** Container directories without a record (a crash between a create or remove and its files) go at start-up. */
   private async removeOrphanDirs(): Promise<void> {
