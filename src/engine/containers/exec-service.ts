@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Stats } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -69,21 +70,14 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
  * unless the name has a slash). Only a yes is trusted: the root seen here lacks the container's mounts.
  */
 async function runnableInRoot(rootfs: string, cmd: string, env: string[], cwd: string): Promise<boolean> {
-  const dir = await stat(await resolveInRoot(rootfs, cwd || '/')).catch(() => undefined);
-  if (!dir?.isDirectory()) return false;
+  const statIn = (p: string): Promise<Stats | undefined> => resolveInRoot(rootfs, p).then((host) => stat(host)).catch(() => undefined);
   const pathVar = env.findLast((kv) => kv.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
   const candidates = cmd.includes('/')
-    ? [path.posix.resolve(cwd || '/', cmd)]
-    : pathVar.split(':').map((dir) => path.posix.join(path.posix.resolve('/', dir || '.'), cmd));
-  for (const c of candidates) {
-    try {
-      const st = await stat(await resolveInRoot(rootfs, c));
-      if (st.isFile() && (st.mode & 0o111) !== 0) return true;
-    } catch {
-      /* not this one */
-    }
-  }
-  return false;
+    ? [path.posix.resolve(cwd, cmd)]
+    : pathVar.split(':').map((dir) => path.posix.join(path.posix.resolve(cwd, dir), cmd));
+  // All at once: this is on the path of every exec.
+  const [dir, ...found] = await Promise.all([statIn(cwd), ...candidates.map(statIn)]);
+  return (dir?.isDirectory() ?? false) && found.some((st) => st !== undefined && st.isFile() && (st.mode & 0o111) !== 0);
 }
 
 /** The docker exec model: a session is created, then started once (attached or detached), then inspected. */
@@ -137,9 +131,11 @@ export class ExecService {
     const id = e.id;
     const t = this.target(e.containerId);
     if (!t.running) throw conflict(`container ${t.id} is not running`);
-    const spec = JSON.parse(await readFile(path.join(t.bundle, 'config.json'), 'utf8')) as { process: Record<string, unknown> };
-    const base = spec.process;
-    const user = e.config.User ? await resolveUser(t.rootfs, e.config.User, []) : undefined;
+    const [specText, user] = await Promise.all([
+      readFile(path.join(t.bundle, 'config.json'), 'utf8'),
+      e.config.User ? resolveUser(t.rootfs, e.config.User, []) : undefined,
+    ]);
+    const base = (JSON.parse(specText) as { process: Record<string, unknown> }).process;
     const env = [...((base.env as string[]) ?? [])];
     for (const kv of e.config.Env ?? []) {
       const k = kv.split('=')[0];
@@ -156,17 +152,22 @@ export class ExecService {
       ...(user ? { user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids } } : {}),
     };
     delete (processSpec as Record<string, unknown>).consoleSize;
-    // A command or directory that is not there goes the conmon way, whose failure reads as today (no runtime text on stderr).
-    const direct = attach && !e.config.Tty && (await runnableInRoot(t.rootfs, e.config.Cmd?.[0] ?? '', env, String(processSpec.cwd ?? '/')));
     let session: ExecSession | undefined;
     let pipes: ExecPipes | undefined;
     let exitCode: Promise<number>;
     let pid: Promise<number>;
     try {
+      const processPath = path.join(e.dir, 'process.json');
+      // A command or directory that is not there goes the conmon way, whose failure reads as today (no runtime text
+      // on stderr). The session's files are written meanwhile: either way needs them.
+      const [direct] =
+        attach && !e.config.Tty
+          ? await Promise.all([
+              runnableInRoot(t.rootfs, e.config.Cmd?.[0] ?? '', env, String(processSpec.cwd || '/')),
+              mkdir(e.dir, { recursive: true }).then(() => writeFile(processPath, JSON.stringify(processSpec))),
+            ])
+          : [false];
       if (direct) {
-        await mkdir(e.dir, { recursive: true });
-        const processPath = path.join(e.dir, 'process.json');
-        await writeFile(processPath, JSON.stringify(processSpec));
         const run = t.runtime.execAttached(t.id, { processPath, sessionDir: e.dir, stdin: e.config.AttachStdin ?? false });
         pipes = { stdin: run.stdin, stdout: run.stdout, stderr: run.stderr };
         ({ exitCode, pid } = run);
@@ -207,7 +208,8 @@ export class ExecService {
       e.running = false;
       e.exitCode = code;
       this.events.publish('container', 'exec_die', t.id, { execID: id, exitCode: String(code), name: t.name });
-      await rm(e.dir, { recursive: true, force: true }).catch(() => undefined);
+      // Not awaited: the client waits for the exit code, not for the clean-up.
+      void rm(e.dir, { recursive: true, force: true }).catch(() => undefined);
       return code;
     });
     return { attachPath: session?.attachPath, pipes, go: () => session?.start() ?? Promise.resolve(), exited: finished };
