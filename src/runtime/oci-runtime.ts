@@ -1,9 +1,12 @@
 import { spawn } from 'node:child_process';
 import { constants as fsc } from 'node:fs';
 import { mkdtemp, open, readFile, readdir, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import type { Socket } from 'node:net';
+import { constants as osc, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { BerthError, notFound, unavailable } from '../errors.js';
+import { inputPipe, outputPipe, type FifoPipe } from './fifo-pipe.js';
 import type { OciListEntry, OciState, OciStatus } from './runtime-types.js';
 
 /**
@@ -30,6 +33,39 @@ interface RunResult {
 const MISSING = /No such file or directory|does not exist|not found/i;
 /** The container (or its init process) is already gone. */
 const NOT_RUNNING = /not running|No such process|ESRCH|process already finished|container .* stopped|is stopped/i;
+
+/** A process run in a container by `<runtime> exec` with berthd holding its stdio. */
+export interface AttachedExec {
+  /** Its pid in the host pid namespace; 0 when it ended before the runtime wrote the pid file. */
+  pid: Promise<number>;
+  /** Its exit code; rejects with the runtime's own message when the runtime could not run it. */
+  exitCode: Promise<number>;
+  /** Present when the process reads stdin; ending it closes the process's stdin. */
+  stdin?: Writable;
+  /** End (or close, when something in the container still holds them shortly after the exit) with the process. */
+  stdout: Readable;
+  stderr: Readable;
+}
+
+/** How long output may trail the exit: a background process that inherited stdout must not hold the exec open. */
+const OUTPUT_GRACE_MS = 200;
+
+/**
+ * Destroys `s` once it has been flowing without data for the grace period: the pipe is empty and only something
+ * other than the exited process still holds its write end. A reader held back by its consumer is left alone.
+ */
+function endWhenQuiet(s: Socket): void {
+  if (s.destroyed || s.readableEnded) return;
+  let read = s.bytesRead;
+  const timer = setInterval(() => {
+    const quiet = s.bytesRead === read;
+    read = s.bytesRead;
+    if (!quiet || s.isPaused()) return;
+    clearInterval(timer);
+    s.destroy();
+  }, OUTPUT_GRACE_MS);
+  s.once('close', () => clearInterval(timer));
+}
 
 const STATUSES: ReadonlySet<string> = new Set<OciStatus>(['created', 'running', 'paused', 'stopped']);
 
@@ -173,6 +209,88 @@ export class OciRuntime {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * Runs `processPath` (an OCI process, terminal false) in the running container `id` directly, without a monitor:
+   * `exec` waits for the process and exits with its code. The runtime's own failures go to `--log` too (never the
+   * process's output), so a non-empty log file tells "the runtime failed" from "the process exited 255".
+   */
+  execAttached(id: string, o: { processPath: string; sessionDir: string; stdin: boolean }): AttachedExec {
+    const logPath = join(o.sessionDir, `${this.name}.log`);
+    const pidPath = join(o.sessionDir, 'exec.pid');
+    const pipes: FifoPipe[] = [];
+    let input: FifoPipe | undefined;
+    let out: FifoPipe;
+    let err: FifoPipe;
+    try {
+      if (o.stdin) pipes.push((input = inputPipe(join(o.sessionDir, 'stdin'))));
+      pipes.push((out = outputPipe(join(o.sessionDir, 'stdout'))));
+      pipes.push((err = outputPipe(join(o.sessionDir, 'stderr'))));
+    } catch (e) {
+      for (const p of pipes) {
+        p.closeChildEnd();
+        p.stream.destroy();
+      }
+      throw e;
+    }
+    let child;
+    try {
+      child = spawn(this.path, [...this.globalArgs(), `--log=${logPath}`, 'exec', '--process', o.processPath, '--pid-file', pidPath, id], {
+        stdio: [input?.childFd ?? 'ignore', out.childFd, err.childFd],
+      });
+    } catch (e) {
+      for (const p of pipes) p.stream.destroy();
+      throw e;
+    } finally {
+      // The child has its copies; ours would keep the pipes open past its exit.
+      for (const p of pipes) p.closeChildEnd();
+    }
+    input?.stream.on('error', () => {
+      /* the process may end without reading its input */
+    });
+
+    let ended = false;
+    let settlePid!: (pid: number) => void;
+    const pid = new Promise<number>((resolve) => (settlePid = resolve));
+    const readPid = (): Promise<number> =>
+      readFile(pidPath, 'utf8').then(
+        (text) => (/^\d+$/.test(text.trim()) ? Number(text.trim()) : 0),
+        () => 0,
+      );
+    const exitCode = new Promise<number>((resolve, reject) => {
+      child.on('error', (e) => {
+        ended = true;
+        settlePid(0);
+        reject(unavailable(`cannot run ${this.name} (${this.path}): ${e.message}`, e));
+      });
+      child.on('exit', (code, signal) => {
+        ended = true;
+        // The runtime writes the pid file before it waits, so it is there now if the process ever ran.
+        void Promise.all([readFile(logPath, 'utf8').catch(() => ''), readPid()]).then(([log, p]) => {
+          settlePid(p);
+          if (log.trim() !== '') reject(new BerthError('internal', `${this.name} exec ${id}: ${cleanMessage(log)}`));
+          else resolve(code ?? 128 + (signal ? (osc.signals[signal] ?? 0) : 0));
+        });
+      });
+    });
+    exitCode.catch(() => undefined);
+    // While it runs, the pid shows up in the pid file; polled with backoff as nothing signals its arrival.
+    void (async () => {
+      for (let wait = 1; !ended; wait = Math.min(wait * 2, 50)) {
+        await new Promise((r) => setTimeout(r, wait));
+        const p = ended ? 0 : await readPid();
+        if (p > 0) return settlePid(p);
+      }
+    })();
+    // Output normally ends with the process; whatever still holds the pipes afterwards is cut off.
+    void exitCode.catch(() => undefined).then(() => {
+      endWhenQuiet(out.stream);
+      endWhenQuiet(err.stream);
+      input?.stream.destroy();
+    });
+
+    return { pid, exitCode, stdin: input?.stream, stdout: out.stream, stderr: err.stream };
   }
 
   async list(): Promise<OciListEntry[]> {

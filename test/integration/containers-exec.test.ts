@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import Docker from 'dockerode';
 import { busyboxRootfs } from '../support/busybox-image.js';
 import { runCli, startDaemon, type TestDaemon } from '../support/berthd.js';
 
@@ -36,6 +37,44 @@ test('docker exec -i feeds stdin; -u, -w and -e apply', async () => {
   assert.equal(cat.stdout, 'piped\n');
   const who = await runCli('docker', ['exec', '-u', 'nobody', '-w', '/tmp', '-e', 'X=y', 'ex', 'sh', '-c', 'id -u; pwd; echo $X'], daemon);
   assert.equal(who.stdout, '65534\n/tmp\ny\n');
+});
+
+test('attached exec gives the process real pipes: /dev/stdout and /dev/stderr open, stdin reaches EOF', async () => {
+  const r = await runCli('docker', ['exec', '-i', 'ex', 'sh', '-c', 'cat > /tmp/in; echo o > /dev/stdout; echo e > /dev/stderr; wc -c < /tmp/in'], daemon, { input: 'abc\n' });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'o\n4\n');
+  assert.equal(r.stderr, 'e\n');
+  // Without -i the process reads an empty stdin rather than waiting forever.
+  const noStdin = await runCli('docker', ['exec', 'ex', 'sh', '-c', 'cat; echo done'], daemon, { input: 'ignored\n' });
+  assert.equal(noStdin.stdout, 'done\n');
+});
+
+test('an attached exec ends with its process even when a background child keeps the output open', { timeout: 30_000 }, async () => {
+  const r = await runCli('docker', ['exec', 'ex', 'sh', '-c', 'sleep 120 & echo started'], daemon);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'started\n');
+});
+
+test('an attached exec reports pid, exit code and events; a bad working directory exits 127', async () => {
+  const docker = new Docker({ socketPath: daemon.socket });
+  const since = Math.floor(Date.now() / 1000) - 1;
+  const exec = await docker.getContainer('ex').exec({ Cmd: ['sh', '-c', 'echo $$; exit 5'], AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const chunks: Buffer[] = [];
+  await new Promise((r) => stream.on('data', (d: Buffer) => chunks.push(d)).on('end', r));
+  const info = await exec.inspect();
+  assert.equal(info.ExitCode, 5);
+  assert.equal(info.Running, false);
+  assert.ok(info.Pid > 0, `pid ${info.Pid}`);
+  // The first frame is stdout (stream 1) with the shell's pid inside the container.
+  assert.equal(Buffer.concat(chunks)[0], 1);
+  const events = await runCli('docker', ['events', '--since', String(since), '--until', String(Math.ceil(Date.now() / 1000) + 1),
+    '--filter', 'container=ex', '--format', '{{.Action}}'], daemon);
+  const actions = events.stdout.split('\n');
+  assert.ok(actions.some((a) => a.startsWith('exec_start: sh -c echo $$; exit 5')), events.stdout);
+  assert.ok(actions.includes('exec_die'), events.stdout);
+  const badDir = await runCli('docker', ['exec', '-w', '/no/such/dir', 'ex', 'true'], daemon);
+  assert.equal(badDir.code, 127);
 });
 
 test('a missing command exits 127; exec in a stopped container is refused', async () => {

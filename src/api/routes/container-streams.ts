@@ -1,9 +1,9 @@
 /** Container output and input: logs (stdcopy), attach (hijacked), resize. */
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { archivePath, extractInto, statPath } from '../../engine/containers/archive.js';
 import type { Engine } from '../../engine/engine.js';
-import type { ExecConfig } from '../../engine/containers/exec-service.js';
+import type { ExecConfig, ExecPipes } from '../../engine/containers/exec-service.js';
 import { parseTimestamp } from '../../engine/images/filters.js';
 import { BerthError, invalidArgument } from '../../errors.js';
 import { DEFAULT_DETACH_KEYS, DetachKeyFilter, parseDetachKeys } from '../detach-keys.js';
@@ -13,7 +13,7 @@ import { LogFrameWriter } from '../../engine/containers/log-frames.js';
 import type { RequestContext } from '../context.js';
 import { attachContentType, type HijackedStream } from '../hijack.js';
 import type { Router } from '../router.js';
-import { STDERR, STDOUT } from '../../util/stdcopy.js';
+import { STDERR, STDOUT, type StdStream } from '../../util/stdcopy.js';
 
 function nsBound(ctx: RequestContext, name: string): bigint | undefined {
   const v = ctx.query.get(name);
@@ -124,6 +124,45 @@ async function bridge(
   return { ended, detached: () => filter?.detached ?? false };
 }
 
+/**
+ * Joins a hijacked client stream to a process's own pipes (a direct exec): output in the same framing as `bridge`,
+ * the client's half-close closes the process's stdin. Resolves once both outputs ended, or at once when the
+ * client goes away: the process is left to run (as Docker does), its output read and dropped so it never blocks.
+ */
+function pipeExec(stream: HijackedStream, pipes: ExecPipes, opts: { stdout: boolean; stderr: boolean; stdin: boolean }): Promise<void> {
+  const outputs: [Readable, StdStream, boolean][] = [
+    [pipes.stdout, STDOUT, opts.stdout],
+    [pipes.stderr, STDERR, opts.stderr],
+  ];
+  const done = outputs.map(
+    ([source, which, wanted]) =>
+      new Promise<void>((resolve) => {
+        source.on('error', () => undefined);
+        source.once('close', resolve);
+        source.on('data', (d: Buffer) => {
+          if (!wanted || stream.closed) return;
+          if (!stream.writeStream(which, d)) {
+            source.pause();
+            void stream.drain().then(() => source.resume());
+          }
+        });
+      }),
+  );
+  const stdin = pipes.stdin;
+  if (opts.stdin && stdin) {
+    stream.input.pipe(stdin);
+  } else {
+    stdin?.end();
+    stream.input.resume();
+  }
+  const gone = new Promise<void>((resolve) => stream.onClose(resolve));
+  void gone.then(() => {
+    stream.input.unpipe();
+    stdin?.end();
+  });
+  return Promise.race([Promise.all(done).then(() => undefined), gone]);
+}
+
 /** The attach's detach keys: the request's, else the daemon default; only a TTY's stdin is watched (as in moby). */
 function detachKeysFor(spec: string | null | undefined, tty: boolean, stdin: boolean, message: string): Buffer | undefined {
   const text = spec || DEFAULT_DETACH_KEYS;
@@ -216,6 +255,12 @@ export function registerExecRoutes(router: Router, engine: Engine): void {
     }
     const started = await engine.execs.start(ctx.params.id, { attach: true });
     const stream = await ctx.hijack({ contentType: attachContentType(ctx.apiVersion, tty), multiplexed: !tty });
+    if (started.pipes) {
+      await pipeExec(stream, started.pipes, { stdout: info.OpenStdout, stderr: info.OpenStderr, stdin: info.OpenStdin });
+      // The exit code is known before the client asks for it (exec inspect right after the stream ends).
+      if (!stream.closed) await started.exited.catch(() => undefined);
+      return;
+    }
     const detachKeys = detachKeysFor(info.DetachKeys, tty, info.OpenStdin, 'Invalid escape keys (%s) provided');
     const { ended, detached } = await bridge(stream, started.attachPath!, {
       stdout: info.OpenStdout, stderr: info.OpenStderr, stdin: info.OpenStdin, closeStdin: true, detachKeys,
