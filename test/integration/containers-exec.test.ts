@@ -2,16 +2,14 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import Docker from 'dockerode';
-import { busyboxRootfs } from '../support/busybox-image.js';
+import { importBusybox } from '../support/busybox-image.js';
 import { runCli, startDaemon, type TestDaemon } from '../support/berthd.js';
 
 let daemon: TestDaemon;
 
 before(async () => {
   daemon = await startDaemon();
-  const tar = spawnSync('tar', ['-C', await busyboxRootfs(), '-c', '.'], { maxBuffer: 64 << 20 });
-  const imported = await runCli('docker', ['import', '-c', 'CMD ["sh"]', '-', 'busybox:latest'], daemon, { input: tar.stdout });
-  assert.equal(imported.code, 0, imported.stderr);
+  await importBusybox(daemon);
   const run = await runCli('docker', ['run', '-d', '--name', 'ex', 'busybox', 'sleep', '300'], daemon);
   assert.equal(run.code, 0, run.stderr);
 });

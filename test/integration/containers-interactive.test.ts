@@ -5,13 +5,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import Docker from 'dockerode';
-import { busyboxRootfs } from '../support/busybox-image.js';
+import { importBusybox } from '../support/busybox-image.js';
 import { BERTH_BIN, runCli, startDaemon, type TestDaemon } from '../support/berthd.js';
 import { TmuxSession } from '../support/tmux.js';
 
@@ -23,9 +22,7 @@ before(async () => {
   daemon = await startDaemon();
   dir = await mkdtemp(join(tmpdir(), 'berth-interactive-'));
   tmuxSocket = join(dir, 'tmux.sock');
-  const tar = spawnSync('tar', ['-C', await busyboxRootfs(), '-c', '.'], { maxBuffer: 64 << 20 });
-  const imported = await runCli('docker', ['import', '-c', 'CMD ["sh"]', '-', 'busybox:latest'], daemon, { input: tar.stdout });
-  assert.equal(imported.code, 0, imported.stderr);
+  await importBusybox(daemon);
 });
 
 after(async () => {

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { join } from 'node:path';
-import { busyboxRootfs } from '../support/busybox-image.js';
+import { importBusybox } from '../support/busybox-image.js';
 import { runCli, startDaemon, type TestDaemon } from '../support/berthd.js';
 
 let daemon: TestDaemon;
@@ -31,9 +31,7 @@ async function tmuxSessionRunning(cmd: string): Promise<void> {
 
 before(async () => {
   daemon = await startDaemon();
-  const tar = spawnSync('tar', ['-C', await busyboxRootfs(), '-c', '.'], { maxBuffer: 64 << 20 });
-  const imported = await runCli('docker', ['import', '-c', 'CMD ["sh"]', '-', 'busybox:latest'], daemon, { input: tar.stdout });
-  assert.equal(imported.code, 0, imported.stderr);
+  await importBusybox(daemon);
 });
 
 after(async () => {

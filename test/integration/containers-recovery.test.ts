@@ -4,11 +4,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { busyboxRootfs } from '../support/busybox-image.js';
+import { importBusybox } from '../support/busybox-image.js';
 import { mountsBelow, runCli, startDaemon, type TestDaemon } from '../support/berthd.js';
 
 let daemon: TestDaemon;
@@ -16,9 +15,7 @@ let killed: TestDaemon | undefined;
 
 before(async () => {
   daemon = await startDaemon();
-  const tar = spawnSync('tar', ['-C', await busyboxRootfs(), '-c', '.'], { maxBuffer: 64 << 20 });
-  const imported = await runCli('docker', ['import', '-c', 'CMD ["sh"]', '-', 'busybox:latest'], daemon, { input: tar.stdout });
-  assert.equal(imported.code, 0, imported.stderr);
+  await importBusybox(daemon);
 });
 
 after(async () => {

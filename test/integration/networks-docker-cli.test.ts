@@ -5,10 +5,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { busyboxRootfs } from '../support/busybox-image.js';
+import { importBusybox } from '../support/busybox-image.js';
 import { runCli, startDaemon, type TestDaemon } from '../support/berthd.js';
 import { networkInstance } from '../../src/engine/engine.js';
 
@@ -36,9 +36,7 @@ const HTTPD = 'mkdir -p /www && echo hello-web > /www/index.html && exec httpd -
 before(async () => {
   first = daemon = await startDaemon();
   instance = networkInstance(daemon.execRoot);
-  const tar = spawnSync('tar', ['-C', await busyboxRootfs(), '-c', '.'], { maxBuffer: 64 << 20 });
-  const imported = await runCli('docker', ['import', '-c', 'CMD ["sh"]', '-', 'busybox:latest'], daemon, { input: tar.stdout });
-  assert.equal(imported.code, 0, imported.stderr);
+  await importBusybox(daemon);
 });
 
 after(async () => {

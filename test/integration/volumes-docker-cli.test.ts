@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, 
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { busyboxRootfs } from '../support/busybox-image.js';
+import { importBusybox } from '../support/busybox-image.js';
 import { runCli, startDaemon, type TestDaemon } from '../support/berthd.js';
 
 let daemon: TestDaemon;
@@ -75,9 +75,7 @@ before(async () => {
   dataRoot = mkdtempSync(path.join(tmpdir(), 'berth-vol-data-'));
   hostDir = mkdtempSync(path.join(tmpdir(), 'berth-vol-host-'));
   daemon = await startDaemon({ dataRoot });
-  const tar = spawnSync('tar', ['-C', await busyboxRootfs(), '-c', '.'], { maxBuffer: 64 << 20 });
-  const imported = await runCli('docker', ['import', '-c', 'CMD ["sh"]', '-', 'busybox:latest'], daemon, { input: tar.stdout });
-  assert.equal(imported.code, 0, imported.stderr);
+  await importBusybox(daemon);
 });
 
 after(async () => {
@@ -297,9 +295,7 @@ test('system df matches what is on disk; system prune reclaims it', async () => 
   assert.ok((await volumeNames()).includes('dfvol'));
   await ok(['volume', 'rm', 'dfvol']);
   // the image was unused, so -a removed it: put it back for the next tests
-  const tar = spawnSync('tar', ['-C', await busyboxRootfs(), '-c', '.'], { maxBuffer: 64 << 20 });
-  const imported = await runCli('docker', ['import', '-c', 'CMD ["sh"]', '-', 'busybox:latest'], daemon, { input: tar.stdout });
-  assert.equal(imported.code, 0, imported.stderr);
+  await importBusybox(daemon);
 });
 
 test('berth volume prints what docker volume prints; volume events are published', async () => {

@@ -2,13 +2,11 @@
  * The setup the builder's integration tests share: a daemon with busybox:latest imported, a scratch directory for
  * build contexts, and the docker CLI pinned to the classic builder (the one berth implements).
  */
-import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import tarStream from 'tar-stream';
-import { busyboxRootfs } from './busybox-image.js';
+import { importBusybox } from './busybox-image.js';
 import { type CliResult, runCli, startDaemon, type TestDaemon } from './berthd.js';
 
 export type ContextFiles = Record<string, string>;
@@ -26,12 +24,6 @@ export interface BuildFixture {
 }
 
 const CLASSIC_BUILDER = { DOCKER_BUILDKIT: '0' };
-
-export async function importBusybox(daemon: Pick<TestDaemon, 'env'>): Promise<void> {
-  const tar = spawnSync('tar', ['-C', await busyboxRootfs(), '-c', '.'], { maxBuffer: 64 << 20 });
-  const imported = await runCli('docker', ['import', '-c', 'CMD ["sh"]', '-', 'busybox:latest'], daemon, { input: tar.stdout });
-  assert.equal(imported.code, 0, imported.stderr);
-}
 
 export async function startBuildFixture(workPrefix: string): Promise<BuildFixture> {
   const daemon = await startDaemon();

@@ -2,7 +2,8 @@
  * A busybox image made offline from Debian's busybox-static, laid out like the Docker Hub busybox
  * image (/bin with the applet links, /dev, /etc, /home, /lib, /root, /tmp, /usr, /var).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import assert from 'node:assert/strict';
 import { chmod, copyFile, mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import {
   assembleImage,
   buildLayer,
 } from './oci-build.js';
+import { runCli, type TestDaemon } from './berthd.js';
 
 const run = promisify(execFile);
 
@@ -143,4 +145,11 @@ export async function buildBusyboxImage(
     imageCache.set(key, p);
   }
   return p;
+}
+
+/** Imports the busybox rootfs as busybox:latest (CMD sh) into a test daemon: the image most tests run. */
+export async function importBusybox(daemon: Pick<TestDaemon, 'env'>): Promise<void> {
+  const tar = spawnSync('tar', ['-C', await busyboxRootfs(), '-c', '.'], { maxBuffer: 64 << 20 });
+  const imported = await runCli('docker', ['import', '-c', 'CMD ["sh"]', '-', 'busybox:latest'], daemon, { input: tar.stdout });
+  assert.equal(imported.code, 0, imported.stderr);
 }

@@ -133,11 +133,6 @@ function scratchConfig(): Config {
   return { Env: [DEFAULT_PATH], Cmd: null, Entrypoint: null, WorkingDir: '', User: '', Labels: null, OnBuild: null };
 }
 
-/** Errors from a step carry Docker's wording; anything unexpected becomes an internal error with its message. */
-function asBerth(err: unknown): BerthError {
-  if (err instanceof BerthError) return err;
-  return new BerthError('internal', (err as Error).message ?? String(err), { cause: err });
-}
 
 export class BuildService {
   constructor(

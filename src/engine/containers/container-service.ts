@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, readdir, readFile as readFileAsync, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile as readFileAsync, rm, writeFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { createLayerTar } from '../../store/layer-tar.js';
@@ -30,7 +30,7 @@ import { containerChanges, type Change } from './changes.js';
 import type { ContainerConfig, ContainerDoc, ContainerState, CreateRequest, HostConfig } from './types.js';
 import { applyChanges } from '../images/changes.js';
 import { summaryOf, type ContainerSummary } from './views.js';
-import type { ConnectTarget, ContainerLookup, ContainerNetInput, ContainerPeer, NetNamespace, NetworkService, StartPlan } from '../networks/network-service.js';
+import type { ConnectTarget, ContainerLookup, ContainerPeer, NetNamespace, NetworkService, StartPlan } from '../networks/network-service.js';
 import { containerNetInput, linksForCreate, stoppedNetworkSettings } from '../networks/container-network.js';
 import { validatePortBindings } from '../networks/port-specs.js';
 import { emptyNetworkSettings, type NetworkSettings } from '../networks/types.js';
