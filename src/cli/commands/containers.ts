@@ -17,6 +17,7 @@ import { humanSize } from '../render/units.js';
 import { copyRaw, demultiplex } from '../stdcopy-reader.js';
 import { terminalSize } from '../terminal.js';
 import { registerCopyCommands } from './container-cp.js';
+import { forEachName } from './each-name.js';
 import { CONTAINER_HEADERS, ContainerRow, DEFAULT_CONTAINER_TABLE, type ContainerSummary } from './container-ps.js';
 import { registerStatsCommands } from './container-stats.js';
 import { nanoCpus, parseKeyValueFile, parseRestart, ramInBytes, resolveEnv } from './container-options.js';
@@ -37,20 +38,6 @@ export interface ContainerJson {
 
 export function inspectContainer(ctx: CliContext, name: string): Promise<ContainerJson> {
   return ctx.client.getJson<ContainerJson>(`/containers/${encodeURIComponent(name)}/json`);
-}
-
-/** Run `fn` for each name; print what it returns; all errors together at the end (exit 1), as docker does. */
-async function forEach(ctx: CliContext, names: readonly string[], fn: (name: string) => Promise<string | undefined>): Promise<void> {
-  const errors: string[] = [];
-  for (const name of names) {
-    try {
-      const line = await fn(name);
-      if (line !== undefined) ctx.out(line + '\n');
-    } catch (e) {
-      errors.push(formatCliError(e));
-    }
-  }
-  if (errors.length) throw new PreformattedError(errors.join('\n'));
 }
 
 async function post(ctx: CliContext, path: string, query?: Query): Promise<void> {
@@ -137,7 +124,7 @@ function defineStart(cmd: Command, context: ContextProvider): Command {
     .action(async (names: string[], opts: { attach?: boolean; interactive?: boolean; detachKeys?: string }) => {
       const ctx = context();
       if (!opts.attach && !opts.interactive) {
-        await forEach(ctx, names, async (name) => {
+        await forEachName(ctx, names, async (name) => {
           await post(ctx, `${cpath(name)}/start`);
           return name;
         });
@@ -182,7 +169,7 @@ function defineStop(cmd: Command, context: ContextProvider, verb: 'stop' | 'rest
     .action(async (names: string[], opts: { signal?: string; time?: string }) => {
       const ctx = context();
       if (opts.time !== undefined && !/^-?\d+$/.test(opts.time)) throw invalidArgument(`invalid argument "${opts.time}" for "-t, --time" flag: strconv.ParseInt: parsing "${opts.time}": invalid syntax`);
-      await forEach(ctx, names, async (name) => {
+      await forEachName(ctx, names, async (name) => {
         await post(ctx, `${cpath(name)}/${verb}`, { signal: opts.signal, t: opts.time });
         return name;
       });
@@ -196,7 +183,7 @@ function defineKill(cmd: Command, context: ContextProvider): Command {
     .option('-s, --signal <string>', 'Signal to send to the container')
     .action(async (names: string[], opts: { signal?: string }) => {
       const ctx = context();
-      await forEach(ctx, names, async (name) => {
+      await forEachName(ctx, names, async (name) => {
         await post(ctx, `${cpath(name)}/kill`, { signal: opts.signal });
         return name;
       });
@@ -209,7 +196,7 @@ function definePause(cmd: Command, context: ContextProvider, verb: 'pause' | 'un
     .argument('<CONTAINER...>')
     .action(async (names: string[]) => {
       const ctx = context();
-      await forEach(ctx, names, async (name) => {
+      await forEachName(ctx, names, async (name) => {
         await post(ctx, `${cpath(name)}/${verb}`);
         return name;
       });
@@ -225,7 +212,7 @@ function defineRm(cmd: Command, context: ContextProvider): Command {
     .option('-v, --volumes', 'Remove anonymous volumes associated with the container')
     .action(async (names: string[], opts: { force?: boolean; link?: boolean; volumes?: boolean }) => {
       const ctx = context();
-      await forEach(ctx, names, async (name) => {
+      await forEachName(ctx, names, async (name) => {
         const trimmed = name.replace(/^\/+/, '');
         if (!trimmed) throw invalidArgument('Container name cannot be empty');
         try {
@@ -249,7 +236,7 @@ function defineWait(cmd: Command, context: ContextProvider): Command {
     .argument('<CONTAINER...>')
     .action(async (names: string[]) => {
       const ctx = context();
-      await forEach(ctx, names, async (name) => {
+      await forEachName(ctx, names, async (name) => {
         const w = await (await startWait(ctx, name, undefined)).result;
         if (w.Error?.Message) throw new PreformattedError(w.Error.Message);
         return String(w.StatusCode);
@@ -596,7 +583,7 @@ function defineUpdate(cmd: Command, context: ContextProvider): Command {
       if (opts.pidsLimit !== undefined) body['PidsLimit'] = Number(opts.pidsLimit);
       if (opts.restart !== undefined) body['RestartPolicy'] = parseRestart(opts.restart);
       if (Object.keys(body).length === 0) throw invalidArgument('you must provide one or more flags when using this command');
-      await forEach(ctx, names, async (name) => {
+      await forEachName(ctx, names, async (name) => {
         const r = await ctx.client.postJson<{ Warnings?: string[] | null }>(`${cpath(name)}/update`, { json: body });
         for (const w of r?.Warnings ?? []) ctx.err(`${w}\n`);
         return name;

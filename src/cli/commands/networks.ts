@@ -2,10 +2,10 @@
 import { Command } from 'commander';
 import { invalidArgument } from '../../errors.js';
 import { DaemonError } from '../api-client.js';
-import type { CliContext } from '../context.js';
 import { renderList, renderOne } from '../render/format.js';
 import type { StrictContext } from '../render/template.js';
 import { PreformattedError, confirm, filtersJson, formatCliError, type ContextProvider } from './images.js';
+import { forEachName } from './each-name.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -130,19 +130,6 @@ export function networkCreateBody(name: string, o: CreateOpts): Record<string, u
 
 const npath = (name: string): string => `/networks/${encodeURIComponent(name)}`;
 
-async function eachName(ctx: CliContext, names: readonly string[], fn: (name: string) => Promise<string | undefined>): Promise<void> {
-  const errors: string[] = [];
-  for (const name of names) {
-    try {
-      const line = await fn(name);
-      if (line !== undefined) ctx.out(line + '\n');
-    } catch (e) {
-      errors.push(formatCliError(e));
-    }
-  }
-  if (errors.length) throw new PreformattedError(errors.join('\n'));
-}
-
 export function registerNetworkCommands(program: Command, context: ContextProvider): void {
   const group = program.command('network').description('Manage networks').enablePositionalOptions();
 
@@ -210,7 +197,7 @@ export function registerNetworkCommands(program: Command, context: ContextProvid
     .option('-f, --force', 'Do not error if the network does not exist')
     .action(async (names: string[], o: { force?: boolean }) => {
       const ctx = context();
-      await eachName(ctx, names, async (name) => {
+      await forEachName(ctx, names, async (name) => {
         try {
           const res = await ctx.client.request('DELETE', npath(name));
           res.body.resume();

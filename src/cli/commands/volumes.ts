@@ -7,6 +7,7 @@ import { renderList, renderOne } from '../render/format.js';
 import type { StrictContext } from '../render/template.js';
 import { humanSize } from '../render/units.js';
 import { PreformattedError, confirm, filtersJson, formatCliError, type ContextProvider } from './images.js';
+import { forEachName } from './each-name.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -160,16 +161,10 @@ function defineRemove(cmd: Command, context: ContextProvider): Command {
     .option('-f, --force', 'Force the removal of one or more volumes')
     .action(async (names: string[], opts: { force?: boolean }) => {
       const ctx = context();
-      const errors: string[] = [];
-      for (const n of names) {
-        try {
-          await ctx.client.request('DELETE', `/volumes/${encodeURIComponent(n)}`, { query: { force: opts.force ? '1' : undefined } });
-          ctx.out(`${n}\n`);
-        } catch (e) {
-          errors.push(formatCliError(e));
-        }
-      }
-      if (errors.length) throw new PreformattedError(errors.join('\n'));
+      await forEachName(ctx, names, async (n) => {
+        await ctx.client.request('DELETE', `/volumes/${encodeURIComponent(n)}`, { query: { force: opts.force ? '1' : undefined } });
+        return n;
+      });
     });
 }
 
