@@ -302,6 +302,8 @@ describe('image faults', () => {
     assert.deepEqual(state.blobs, layers.slice(0, 2).map((l) => digestHex(l.digest)).sort());
 
     fake.releaseStalls();
+    // The killed daemon's own files (socket, pidfile) go; its data root is the next one's.
+    await daemon.stop();
     daemon = await start();
     assert.deepEqual(await imageIds(daemon), []);
     assert.deepEqual(await storeState(dataRoot), { blobs: [], ingest: [], snapshots: [] });
