@@ -331,12 +331,22 @@ export async function visitLog(path: string, opts: ReadLogOptions, v: LogVisitor
       let ino = following ? (await fh.stat()).ino : 0;
       let draining = false;
       let carry: Buffer = Buffer.alloc(0);
+      // Without -f the next chunk is read while this one's output drains to the client.
+      let ahead: { buf: Buffer; read: Promise<{ bytesRead: number }> } | undefined;
       try {
         for (;;) {
           if (signal?.aborted) return;
-          const buf = Buffer.allocUnsafe(Math.max(CHUNK, carry.length * 2));
-          carry.copy(buf, 0);
-          const { bytesRead } = await fh.read(buf, carry.length, buf.length - carry.length, position);
+          let buf: Buffer;
+          let bytesRead: number;
+          if (ahead) {
+            buf = ahead.buf;
+            ({ bytesRead } = await ahead.read);
+            ahead = undefined;
+          } else {
+            buf = Buffer.allocUnsafe(Math.max(CHUNK, carry.length * 2));
+            carry.copy(buf, 0);
+            ({ bytesRead } = await fh.read(buf, carry.length, buf.length - carry.length, position));
+          }
           if (bytesRead === 0) {
             if (!follower) break;
             if (draining) {
@@ -368,12 +378,22 @@ export async function visitLog(path: string, opts: ReadLogOptions, v: LogVisitor
           const end = carry.length + bytesRead;
           const r = scanRecords(buf, end, { want, pending, since, until, skip }, v);
           skip = r.skip;
+          if (!r.stop) {
+            carry = r.consumed < end ? buf.subarray(r.consumed, end) : Buffer.alloc(0);
+            if (!follower) {
+              const next = Buffer.allocUnsafe(Math.max(CHUNK, carry.length * 2));
+              carry.copy(next, 0);
+              ahead = { buf: next, read: fh.read(next, carry.length, next.length - carry.length, position) };
+              ahead.read.catch(() => undefined);
+            }
+          }
           await v.flush();
           if (r.stop) return;
-          carry = r.consumed < end ? buf.subarray(r.consumed, end) : Buffer.alloc(0);
         }
       } finally {
         follower?.close();
+        // A read still in flight must end before its file is closed.
+        await ahead?.read.catch(() => undefined);
       }
     }
     flushPending(pending, since, v);
