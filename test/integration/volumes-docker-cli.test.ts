@@ -329,3 +329,24 @@ test('volumes are listed after a daemon restart and still mount', async () => {
   assert.equal(await ok(['run', '--rm', '-v', 'survivor:/s', 'busybox', 'cat', '/s/k']), 'kept\n');
   await ok(['volume', 'rm', 'survivor']);
 });
+
+test('berth inspect finds volumes and networks as docker inspect does', async () => {
+  await ok(['volume', 'create', 'insp-vol']);
+  await ok(['network', 'create', 'insp-net']);
+  try {
+    const format = ['--format', '{{.Name}}', 'insp-vol', 'insp-net'];
+    const viaDocker = await ok(['inspect', ...format]);
+    const viaBerth = await runCli('berth', ['inspect', ...format], daemon);
+    assert.equal(viaBerth.code, 0, viaBerth.stderr);
+    assert.equal(viaBerth.stdout, viaDocker);
+    assert.equal(viaBerth.stdout, 'insp-vol\ninsp-net\n');
+    const typed = await runCli('berth', ['inspect', '--type', 'volume', '--format', '{{.Driver}}', 'insp-vol'], daemon);
+    assert.equal(typed.stdout, 'local\n');
+    const missing = await runCli('berth', ['inspect', 'insp-none'], daemon);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /No such object: insp-none/);
+  } finally {
+    await ok(['volume', 'rm', 'insp-vol']);
+    await ok(['network', 'rm', 'insp-net']);
+  }
+});

@@ -420,7 +420,13 @@ function defineAttach(cmd: Command, context: ContextProvider): Command {
 async function inspectObjects(ctx: CliContext, names: string[], opts: { format?: string; size?: boolean; type?: string }): Promise<void> {
   const found: unknown[] = [];
   const errors: string[] = [];
-  const kinds = opts.type === 'container' ? ['container'] : opts.type === 'image' ? ['image'] : ['container', 'image'];
+  // docker's order when no type is given: containers, images, networks, volumes.
+  const kinds = opts.type ? [opts.type] : ['container', 'image', 'network', 'volume'];
+  const paths: Record<string, (name: string) => string> = {
+    image: (n) => `/images/${n}/json`,
+    network: (n) => `/networks/${encodeURIComponent(n)}`,
+    volume: (n) => `/volumes/${encodeURIComponent(n)}`,
+  };
   for (const name of names) {
     let value: unknown;
     let lastError: unknown;
@@ -429,7 +435,7 @@ async function inspectObjects(ctx: CliContext, names: string[], opts: { format?:
         value =
           kind === 'container'
             ? await ctx.client.getJson<unknown>(`${cpath(name)}/json`, { size: opts.size ? '1' : undefined })
-            : await ctx.client.getJson<unknown>(`/images/${name}/json`);
+            : await ctx.client.getJson<unknown>(paths[kind]!(name));
         break;
       } catch (e) {
         lastError = e;
@@ -454,7 +460,7 @@ function defineInspect(cmd: Command, context: ContextProvider, containerOnly: bo
     .option('-s, --size', containerOnly ? 'Display total file sizes' : 'Display total file sizes if the type is container');
   if (!containerOnly) cmd.option('--type <string>', 'Only inspect objects of the given type');
   return cmd.action(async (names: string[], opts: { format?: string; size?: boolean; type?: string }) => {
-    if (opts.type && opts.type !== 'container' && opts.type !== 'image') throw invalidArgument(`"${opts.type}" is not a valid value for --type`);
+    if (opts.type && !['container', 'image', 'network', 'volume'].includes(opts.type)) throw invalidArgument(`"${opts.type}" is not a valid value for --type`);
     await inspectObjects(context(), names, { ...opts, type: containerOnly ? 'container' : opts.type });
   });
 }
