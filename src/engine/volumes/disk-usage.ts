@@ -53,7 +53,8 @@ export class SystemDiskUsage {
     const out: DiskUsageReport = {};
     const containers = this.deps.containers.list({ all: true });
     if (want('image')) {
-      const images = this.deps.images.list({ all: true });
+      // As dockerd: intermediate images (the builder's steps) count under the build cache, not here.
+      const images = this.deps.images.list({});
       const imageLayers = new Map<string, readonly string[]>();
       for (const img of images) imageLayers.set(img.Id, this.deps.images.get(img.Id).layers);
       const { shared, layersSize } = sharedSizes(imageLayers, this.deps.layerSizes());
