@@ -10,6 +10,7 @@
  * default bridge is one this bench makes and removes.
  */
 import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -115,8 +116,20 @@ async function waitHttp(url: string): Promise<void> {
 
 const HTTPD_SCRIPT = 'mkdir -p /www && echo hello-from-busybox > /www/index.html && exec httpd -f -p 80 -h /www';
 
+/** Debian's wrk, installed from apt when missing (as the engines' bench installs docker.io). */
+async function ensureWrk(): Promise<void> {
+  if (existsSync('/usr/bin/wrk')) return;
+  say('installing wrk from apt');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'wrk'], { env, maxBuffer: 64 << 20 }).catch(async () => {
+    await run('apt-get', ['update', '-qq'], { env, maxBuffer: 64 << 20 });
+    await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'wrk'], { env, maxBuffer: 64 << 20 });
+  });
+}
+
 async function main(): Promise<void> {
   const opts = options();
+  await ensureWrk();
   const engines: BenchEngine[] = [];
   let bridgeMade = false;
   let hostHttpd: ReturnType<typeof spawn> | undefined;
