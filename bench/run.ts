@@ -250,8 +250,7 @@ async function parallelSection(results: Results, e: BenchEngine): Promise<void> 
   const ids: string[] = [];
   try {
     const start = process.hrtime.bigint();
-    // Named explicitly: berthd's generated names (144 before it adds a digit) collide under 50
-    // concurrent creates, and the name check races the insert; that is a bug to fix, not to time.
+    // Named explicitly, so both engines do the same work (no generated-name retries on either side).
     const runs = await Promise.all(
       Array.from({ length: PARALLEL }, (_, i) => docker(e, ['run', '-d', '--name', `bench-par-${i}`, 'busybox', 'sleep', '300'])),
     );
