@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { busyboxRootfs } from '../support/busybox-image.js';
+import { busyboxRootfs, importBusybox } from '../support/busybox-image.js';
 import { runCli, startDaemon, type TestDaemon } from '../support/berthd.js';
 
 let daemon: TestDaemon;
@@ -38,4 +38,19 @@ test('docker events replays image events with --since/--until and filters them',
   const bad = await runCli('docker', ['events', '--since', '5m', '--until', '0s', '--filter', 'bogus=1'], daemon);
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /invalid filter 'bogus'/);
+});
+
+test('a docker run --rm shows the container events Docker sends, in order, and type/event filters select them', async () => {
+  await importBusybox(daemon);
+  const run = await runCli('docker', ['run', '--rm', '--name', 'ev-run', '--network', 'none', 'busybox', 'true'], daemon);
+  assert.equal(run.code, 0, run.stderr);
+  const byName = await runCli('docker', ['events', '--since', '5m', '--until', '0s', '--filter', 'container=ev-run', '--format', '{{.Action}}'], daemon);
+  assert.equal(byName.code, 0, byName.stderr);
+  assert.deepEqual(byName.stdout.trim().split('\n'), ['create', 'attach', 'start', 'die', 'destroy']);
+  const starts = await runCli(
+    'docker',
+    ['events', '--since', '5m', '--until', '0s', '--filter', 'type=container', '--filter', 'event=start', '--format', '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}'],
+    daemon,
+  );
+  assert.equal(starts.stdout, 'container start ev-run\n');
 });

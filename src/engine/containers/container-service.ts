@@ -953,8 +953,10 @@ export class ContainerService {
   }
 
   /** What an attach needs: where conmon's socket is and how the container's stdio is set up. */
+  /** Where an attach connects; the attach is an event of the container's, as on Docker. */
   attachTarget(ref: string): { id: string; tty: boolean; running: boolean; attachPath: string; stdinOnce: boolean; openStdin: boolean } {
     const row = this.resolve(ref);
+    this.events.publish('container', 'attach', row.id, { image: row.doc.Config.Image, name: row.name });
     return {
       id: row.id,
       tty: row.doc.Config.Tty,
