@@ -10,7 +10,7 @@ async function withDaemon(
   fn: (d: FakeDaemon, berth: (args: string[], stdin?: string) => Promise<{ code: number; out: string; err: string }>) => Promise<void>,
   apiVersion?: string,
 ): Promise<void> {
-  const d = new FakeDaemon(routes, apiVersion);
+  const d = new FakeDaemon(routes, { apiVersion });
   await d.start();
   const configDir = path.join(d.dir, 'docker-config');
   try {

@@ -1,9 +1,11 @@
 /**
- * A tiny fake berthd for CLI tests: records each request (method, url, headers, body) and answers
- * from a route table keyed by "METHOD /path" (the path without the /v1.NN prefix or query).
+ * A tiny fake berthd for CLI tests: records each request (method, url, headers, body) in arrival order and answers
+ * from a route table keyed by "METHOD /path" (the path without the /v1.NN prefix or query). Hijacked endpoints: a
+ * request with `Connection: Upgrade` that has an upgrade route gets `101 UPGRADED`, then the route drives the socket.
  */
 import fs from 'node:fs';
 import http from 'node:http';
+import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -25,13 +27,26 @@ export interface FakeReply {
 
 export type Route = FakeReply | ((req: RecordedRequest) => FakeReply);
 
+/** Drives the socket after the 101 head was written; `body` is what came with the request. */
+export type UpgradeRoute = (socket: net.Socket, req: RecordedRequest) => void;
+
+const routeKey = (method: string | undefined, url: string | undefined): string => `${method} ${(url ?? '').replace(/^\/v[0-9.]+/, '').split('?')[0]}`;
+
 export class FakeDaemon {
   readonly dir: string;
   readonly socket: string;
   readonly requests: RecordedRequest[] = [];
   private server: http.Server | undefined;
+  private readonly open = new Set<net.Socket>();
+  private readonly apiVersion: string;
+  private readonly upgrades: Record<string, UpgradeRoute>;
 
-  constructor(private readonly routes: Record<string, Route>, private readonly apiVersion = '1.50') {
+  constructor(
+    private readonly routes: Record<string, Route>,
+    opts: { apiVersion?: string; upgrades?: Record<string, UpgradeRoute> } = {},
+  ) {
+    this.apiVersion = opts.apiVersion ?? '1.50';
+    this.upgrades = opts.upgrades ?? {};
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-cli-test-'));
     this.socket = path.join(this.dir, 'berth.sock');
   }
@@ -48,12 +63,12 @@ export class FakeDaemon {
           res.end(req.method === 'HEAD' ? undefined : 'OK');
           return;
         }
-        const p = (req.url ?? '').replace(/^\/v[0-9.]+/, '').split('?')[0];
-        const route = this.routes[`${req.method} ${p}`];
+        const key = routeKey(req.method, req.url);
+        const route = this.routes[key];
         if (!route) {
           res.statusCode = 404;
           res.setHeader('Content-Type', 'application/json');
-          res.end(JSON.stringify({ message: `page not found: ${req.method} ${p}` }));
+          res.end(JSON.stringify({ message: `page not found: ${key}` }));
           return;
         }
         const reply = typeof route === 'function' ? route(rec) : route;
@@ -65,10 +80,27 @@ export class FakeDaemon {
         } else res.end(reply.body ?? '');
       });
     });
+    this.server.on('connection', (s: net.Socket) => {
+      this.open.add(s);
+      s.on('close', () => this.open.delete(s));
+    });
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      const rec: RecordedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: head };
+      this.requests.push(rec);
+      const route = this.upgrades[routeKey(req.method, req.url)];
+      if (!route) {
+        const msg = JSON.stringify({ message: 'No such container: nope' });
+        socket.end(`HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${msg.length}\r\n\r\n${msg}`);
+        return;
+      }
+      socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
+      route(socket, rec);
+    });
     await new Promise<void>((resolve) => this.server!.listen(this.socket, resolve));
   }
 
   async stop(): Promise<void> {
+    for (const s of this.open) s.destroy();
     await new Promise<void>((resolve) => this.server?.close(() => resolve()));
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
@@ -76,6 +108,15 @@ export class FakeDaemon {
   /** Requests other than the version ping. */
   apiRequests(): RecordedRequest[] {
     return this.requests.filter((r) => r.url !== '/_ping');
+  }
+
+  /** "METHOD url" of every request but the version ping. */
+  calls(): string[] {
+    return this.apiRequests().map((r) => `${r.method} ${r.url}`);
+  }
+
+  find(method: string, pathPrefix: string): RecordedRequest | undefined {
+    return this.requests.find((r) => r.method === method && r.url.replace(/^\/v[0-9.]+/, '').startsWith(pathPrefix));
   }
 }
 
