@@ -23,6 +23,7 @@ import {
   buildImage,
   buildLayer,
   layerFromTar,
+  packTar,
   pushImageRaw,
 } from '../support/oci-build.js';
 import { type TestRegistry, freePort, startRegistry } from '../support/registry.js';
@@ -177,21 +178,6 @@ async function imageIds(d: TestDaemon): Promise<string[]> {
 
 type RawHeader = Partial<tar.Header> & { name: string };
 
-/** A raw layer tar from entries in the order given (the fixture sorts and checks; these must stay as written). */
-async function rawTar(entries: Array<{ header: RawHeader; content?: Buffer }>): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<Buffer>((resolve, reject) => {
-    pack.on('data', (c: unknown) => chunks.push(c as Buffer));
-    pack.on('end', () => resolve(Buffer.concat(chunks)));
-    pack.on('error', reject);
-  });
-  for (const e of entries) {
-    await new Promise<void>((resolve, reject) => pack.entry(e.header, e.content ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve())));
-  }
-  pack.finalize();
-  return done;
-}
 
 const FIXED = new Date('2024-01-01T00:00:00Z');
 const file = (name: string, content: string): { header: RawHeader; content: Buffer } => ({
@@ -396,7 +382,7 @@ describe('image faults', () => {
     });
 
     async function pullMalicious(repo: string, entries: Array<{ header: RawHeader; content?: Buffer }>): Promise<CliResult> {
-      const evil = layerFromTar(await rawTar(entries));
+      const evil = layerFromTar(await packTar(entries));
       const image = assembleImage([benign, evil]);
       await pushImageRaw(registry.url, repo, 'v1', image);
       const before = await storeState(dataRoot);

@@ -2,13 +2,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import tar from 'tar-stream';
 import { BerthError } from '../../src/errors.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import { MediaType } from '../../src/registry/manifest.js';
 import { parseReference } from '../../src/registry/reference.js';
 import { type Digest, sha256Digest } from '../../src/util/digest.js';
 import { freePort, startRegistry, type TestRegistry } from '../support/registry.js';
+import { packTar } from '../support/oci-build.js';
 
 interface Blob {
   digest: Digest;
@@ -18,13 +18,8 @@ interface Blob {
 
 const blob = (data: Buffer): Blob => ({ digest: sha256Digest(data), size: data.length, data });
 
-async function tarOf(files: Record<string, string>): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const [name, content] of Object.entries(files)) pack.entry({ name, mtime: new Date(0) }, content);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
+function tarOf(files: Record<string, string>): Promise<Buffer> {
+  return packTar(Object.entries(files).map(([name, content]) => ({ header: { name, mtime: new Date(0) }, content: Buffer.from(content) })));
 }
 
 interface TestImage {

@@ -8,27 +8,17 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import tarStream from 'tar-stream';
 import { applyLayerTar, createLayerTar } from '../../src/store/layer-tar.js';
+import { packTar } from '../support/oci-build.js';
 
 const isRoot = process.getuid?.() === 0;
 
 type Entry = Partial<tarStream.Header> & { name: string; body?: string };
 
 async function tarOf(entries: Entry[]): Promise<Readable> {
-  const pack = tarStream.pack();
-  const chunks: Buffer[] = [];
-  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
-  const ended = new Promise<void>((resolve) => pack.on('end', () => resolve()));
-  for (const { body, ...h } of entries) {
-    const header = { mode: h.type === 'directory' ? 0o755 : 0o644, ...h } as tarStream.Header;
-    await new Promise<void>((resolve, reject) => {
-      const cb = (err?: Error | null): void => (err ? reject(err) : resolve());
-      if (body !== undefined) pack.entry(header, Buffer.from(body), cb);
-      else pack.entry(header, cb);
-    });
-  }
-  pack.finalize();
-  await ended;
-  return Readable.from([Buffer.concat(chunks)]);
+  const tar = await packTar(
+    entries.map(({ body, ...h }) => ({ header: { mode: h.type === 'directory' ? 0o755 : 0o644, ...h }, content: body === undefined ? undefined : Buffer.from(body) })),
+  );
+  return Readable.from([tar]);
 }
 
 async function tarNames(stream: Readable): Promise<string[]> {

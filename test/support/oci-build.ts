@@ -203,6 +203,11 @@ export async function buildLayerTar(spec: LayerSpec): Promise<Buffer> {
   const entries = [...files].flatMap(([path, spec]) => entriesFromSpec(path, spec));
   const key = (e: TarEntry): string => e.header.name.replace(/\/$/, '');
   entries.sort((a, b) => comparePaths(key(a), key(b)));
+  return packTar(entries);
+}
+
+/** A tar of the entries exactly in the order given (no sorting, no checks: tests of bad tars need that). */
+export async function packTar(entries: ReadonlyArray<{ header: Partial<tar.Header> & { name: string }; content?: Buffer }>): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   const done = new Promise<Buffer>((resolve, reject) => {
