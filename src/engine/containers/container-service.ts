@@ -403,6 +403,13 @@ export class ContainerService {
     };
   }
 
+  /** The hooks waiting for this start, each run once. */
+  private takeBeforeRun(id: string): Array<(attachPath: string | undefined) => Promise<void>> {
+    const hooks = this.beforeRun.get(id) ?? [];
+    this.beforeRun.delete(id);
+    return hooks;
+  }
+
   async start(ref: string): Promise<void> {
     const row = this.resolve(ref);
     await this.locked(row.id, () => this.startLocked(row.id));
@@ -451,9 +458,7 @@ export class ContainerService {
       if (createdResult.status === 'rejected') throw createdResult.reason;
       if (attached.status === 'rejected') throw attached.reason;
       const created = createdResult.value;
-      const hooks = this.beforeRun.get(id) ?? [];
-      this.beforeRun.delete(id);
-      await Promise.all(hooks.map((h) => h(created.attachPath).catch((e: Error) => this.opts.log('warn', `attach to ${id}: ${e.message}`))));
+      await Promise.all(this.takeBeforeRun(id).map((h) => h(created.attachPath).catch((e: Error) => this.opts.log('warn', `attach to ${id}: ${e.message}`))));
       if (seccompToLearn) void this.seccompCache(rt).learn(seccompToLearn, path.join(rt.root, id)).catch(() => undefined);
       row.doc.Berth.conmonPid = created.conmonPid;
       row.doc.Berth.manualStop = false;
@@ -470,9 +475,7 @@ export class ContainerService {
     } catch (err) {
       const raw = err instanceof Error ? err.message : String(err);
       const message = `failed to create task for container: OCI runtime create failed: unable to start container process: ${startFailureMessage(raw, row.doc.Path)}`;
-      const hooks = this.beforeRun.get(id) ?? [];
-      this.beforeRun.delete(id);
-      await Promise.all(hooks.map((h) => h(undefined).catch(() => undefined)));
+      await Promise.all(this.takeBeforeRun(id).map((h) => h(undefined).catch(() => undefined)));
       await rt.delete(id, { force: true }).catch(() => undefined);
       await unmount(d.rootfs).catch(() => undefined);
       await this.opts.volumes.release(id, mountsOf(row.doc)).catch(() => undefined);
