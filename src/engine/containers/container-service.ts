@@ -479,8 +479,7 @@ export class ContainerService {
       await rt.delete(id, { force: true }).catch(() => undefined);
       await unmount(d.rootfs).catch(() => undefined);
       await this.opts.volumes.release(id, mountsOf(row.doc)).catch(() => undefined);
-      await this.opts.networks.release(id).catch((e: Error) => this.opts.log('warn', `releasing the network of ${id}: ${e.message}`));
-      row.doc.NetworkSettings = stoppedNetworkSettings(row.doc.NetworkSettings);
+      await this.releaseNetwork(row);
       row.doc.State = { ...row.doc.State, Status: 'created', Running: false, Pid: 0, ExitCode: startFailureCode(message), Error: message };
       this.save(row);
       this.events.publish('container', 'die', id, { exitCode: String(row.doc.State.ExitCode), image: row.doc.Config.Image, name: row.name });
@@ -492,6 +491,12 @@ export class ContainerService {
     this.watchExit(id);
     this.watchLog(id);
     this.startHealthcheck(id);
+  }
+
+  /** Gives back the container's addresses, ports and sandbox; its settings keep only what a stopped container shows. */
+  private async releaseNetwork(row: Row): Promise<void> {
+    await this.opts.networks.release(row.id).catch((e: Error) => this.opts.log('warn', `releasing the network of ${row.id}: ${e.message}`));
+    row.doc.NetworkSettings = stoppedNetworkSettings(row.doc.NetworkSettings);
   }
 
   /** Rotates the log of a running container that has a size limit. */
@@ -569,9 +574,8 @@ export class ContainerService {
       await Promise.all([
         this.runtime(row.doc.Berth.runtime).deleteStopped(id).catch(() => undefined),
         unmount(d.rootfs).catch((e: Error) => this.opts.log('warn', `unmounting ${d.rootfs}: ${e.message}`)),
-        this.opts.networks.release(id).catch((e: Error) => this.opts.log('warn', `releasing the network of ${id}: ${e.message}`)),
+        this.releaseNetwork(row),
       ]);
-      row.doc.NetworkSettings = stoppedNetworkSettings(row.doc.NetworkSettings);
       row.doc.State = {
         ...row.doc.State,
         Status: 'exited',
@@ -739,7 +743,7 @@ export class ContainerService {
       const rt = this.runtime(row.doc.Berth.runtime);
       if (existsSync(path.join(rt.root, row.id))) await rt.delete(row.id, { force: true }).catch(() => undefined);
       await unmount(d.rootfs).catch(() => undefined);
-      await this.opts.networks.release(row.id).catch((e: Error) => this.opts.log('warn', `releasing the network of ${row.id}: ${e.message}`));
+      await this.releaseNetwork(row);
       this.records.remove(row.id);
       await Promise.all([rm(d.data, { recursive: true, force: true }), rm(d.bundle, { recursive: true, force: true }), rm(path.join(d.exits, row.id), { force: true })]);
     });
