@@ -169,14 +169,6 @@ export class AttachSocket {
   }
 }
 
-/**
- * Starts the poller thread ahead of the first attachment (it takes tens of ms to load); a daemon can
- * call this at start-up. Optional: connect() starts it when needed.
- */
-export function startAttachPoller(): void {
-  Poller.get();
-}
-
 /** The main-thread side of the poller thread: one per process, started with the first attachment. */
 class Poller {
   private static instance: Poller | undefined;

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { invalidArgument } from '../errors.js';
 import { DEFAULT_CAPABILITIES, tweakCapabilities } from './capabilities.js';
 import { type HostFacts, type Rlimit, ULIMIT_NAMES, readHostFacts } from './host-limits.js';
@@ -461,4 +463,9 @@ export function specToJson(spec: Spec): string {
     '"__RLIM_INFINITY__"',
     '18446744073709551615',
   );
+}
+
+/** The `process` of a bundle's config.json: what an exec or a health probe starts from. */
+export async function readBundleProcess(bundle: string): Promise<Record<string, unknown>> {
+  return (JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')) as { process: Record<string, unknown> }).process;
 }

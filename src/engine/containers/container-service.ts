@@ -403,6 +403,13 @@ export class ContainerService {
     };
   }
 
+  /** The hooks waiting for this start, each run once. */
+  private takeBeforeRun(id: string): Array<(attachPath: string | undefined) => Promise<void>> {
+    const hooks = this.beforeRun.get(id) ?? [];
+    this.beforeRun.delete(id);
+    return hooks;
+  }
+
   async start(ref: string): Promise<void> {
     const row = this.resolve(ref);
     await this.locked(row.id, () => this.startLocked(row.id));
@@ -451,9 +458,7 @@ export class ContainerService {
       if (createdResult.status === 'rejected') throw createdResult.reason;
       if (attached.status === 'rejected') throw attached.reason;
       const created = createdResult.value;
-      const hooks = this.beforeRun.get(id) ?? [];
-      this.beforeRun.delete(id);
-      await Promise.all(hooks.map((h) => h(created.attachPath).catch((e: Error) => this.opts.log('warn', `attach to ${id}: ${e.message}`))));
+      await Promise.all(this.takeBeforeRun(id).map((h) => h(created.attachPath).catch((e: Error) => this.opts.log('warn', `attach to ${id}: ${e.message}`))));
       if (seccompToLearn) void this.seccompCache(rt).learn(seccompToLearn, path.join(rt.root, id)).catch(() => undefined);
       row.doc.Berth.conmonPid = created.conmonPid;
       row.doc.Berth.manualStop = false;
@@ -470,14 +475,11 @@ export class ContainerService {
     } catch (err) {
       const raw = err instanceof Error ? err.message : String(err);
       const message = `failed to create task for container: OCI runtime create failed: unable to start container process: ${startFailureMessage(raw, row.doc.Path)}`;
-      const hooks = this.beforeRun.get(id) ?? [];
-      this.beforeRun.delete(id);
-      await Promise.all(hooks.map((h) => h(undefined).catch(() => undefined)));
+      await Promise.all(this.takeBeforeRun(id).map((h) => h(undefined).catch(() => undefined)));
       await rt.delete(id, { force: true }).catch(() => undefined);
       await unmount(d.rootfs).catch(() => undefined);
       await this.opts.volumes.release(id, mountsOf(row.doc)).catch(() => undefined);
-      await this.opts.networks.release(id).catch((e: Error) => this.opts.log('warn', `releasing the network of ${id}: ${e.message}`));
-      row.doc.NetworkSettings = stoppedNetworkSettings(row.doc.NetworkSettings);
+      await this.releaseNetwork(row);
       row.doc.State = { ...row.doc.State, Status: 'created', Running: false, Pid: 0, ExitCode: startFailureCode(message), Error: message };
       this.save(row);
       this.events.publish('container', 'die', id, { exitCode: String(row.doc.State.ExitCode), image: row.doc.Config.Image, name: row.name });
@@ -489,6 +491,12 @@ export class ContainerService {
     this.watchExit(id);
     this.watchLog(id);
     this.startHealthcheck(id);
+  }
+
+  /** Gives back the container's addresses, ports and sandbox; its settings keep only what a stopped container shows. */
+  private async releaseNetwork(row: Row): Promise<void> {
+    await this.opts.networks.release(row.id).catch((e: Error) => this.opts.log('warn', `releasing the network of ${row.id}: ${e.message}`));
+    row.doc.NetworkSettings = stoppedNetworkSettings(row.doc.NetworkSettings);
   }
 
   /** Rotates the log of a running container that has a size limit. */
@@ -566,9 +574,8 @@ export class ContainerService {
       await Promise.all([
         this.runtime(row.doc.Berth.runtime).deleteStopped(id).catch(() => undefined),
         unmount(d.rootfs).catch((e: Error) => this.opts.log('warn', `unmounting ${d.rootfs}: ${e.message}`)),
-        this.opts.networks.release(id).catch((e: Error) => this.opts.log('warn', `releasing the network of ${id}: ${e.message}`)),
+        this.releaseNetwork(row),
       ]);
-      row.doc.NetworkSettings = stoppedNetworkSettings(row.doc.NetworkSettings);
       row.doc.State = {
         ...row.doc.State,
         Status: 'exited',
@@ -736,7 +743,7 @@ export class ContainerService {
       const rt = this.runtime(row.doc.Berth.runtime);
       if (existsSync(path.join(rt.root, row.id))) await rt.delete(row.id, { force: true }).catch(() => undefined);
       await unmount(d.rootfs).catch(() => undefined);
-      await this.opts.networks.release(row.id).catch((e: Error) => this.opts.log('warn', `releasing the network of ${row.id}: ${e.message}`));
+      await this.releaseNetwork(row);
       this.records.remove(row.id);
       await Promise.all([rm(d.data, { recursive: true, force: true }), rm(d.bundle, { recursive: true, force: true }), rm(path.join(d.exits, row.id), { force: true })]);
     });

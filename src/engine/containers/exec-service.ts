@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { conflict, invalidArgument, notFound } from '../../errors.js';
 import { resizeTerminal } from '../../runtime/attach-socket.js';
 import { conmonExec, type ExecSession } from '../../runtime/conmon.js';
 import type { OciRuntime } from '../../runtime/oci-runtime.js';
+import { readBundleProcess } from '../../runtime/oci-spec.js';
 import { resolveInRoot, resolveUser } from '../../runtime/user.js';
 import type { EventBus } from '../events/event-bus.js';
 
@@ -131,11 +132,10 @@ export class ExecService {
     const id = e.id;
     const t = this.target(e.containerId);
     if (!t.running) throw conflict(`container ${t.id} is not running`);
-    const [specText, user] = await Promise.all([
-      readFile(path.join(t.bundle, 'config.json'), 'utf8'),
+    const [base, user] = await Promise.all([
+      readBundleProcess(t.bundle),
       e.config.User ? resolveUser(t.rootfs, e.config.User, []) : undefined,
     ]);
-    const base = (JSON.parse(specText) as { process: Record<string, unknown> }).process;
     const env = [...((base.env as string[]) ?? [])];
     for (const kv of e.config.Env ?? []) {
       const k = kv.split('=')[0];

@@ -2,6 +2,7 @@ import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { conmonExec } from '../../runtime/conmon.js';
 import type { OciRuntime } from '../../runtime/oci-runtime.js';
+import { readBundleProcess } from '../../runtime/oci-spec.js';
 
 /** Docker's Config.Healthcheck (durations in nanoseconds). */
 export interface HealthConfig {
@@ -39,7 +40,7 @@ export interface ProbeTarget {
 
 /** Runs one probe through conmon, as `docker exec` does, and returns its exit code and output. */
 export async function runProbe(t: ProbeTarget, cmd: string[], timeoutMs: number): Promise<{ code: number; output: string }> {
-  const spec = JSON.parse(await readFile(path.join(t.bundle, 'config.json'), 'utf8')) as { process: Record<string, unknown> };
+  const base = await readBundleProcess(t.bundle);
   const sessionId = `health-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   const dir = path.join(t.execRoot, 'health', sessionId);
   const logPath = path.join(dir, 'out.log');
@@ -49,7 +50,7 @@ export async function runProbe(t: ProbeTarget, cmd: string[], timeoutMs: number)
       sessionId,
       sessionDir: dir,
       runtime: t.runtime,
-      process: { ...spec.process, terminal: false, args: cmd },
+      process: { ...base, terminal: false, args: cmd },
       terminal: false,
       stdin: false,
       attach: false,
