@@ -11,7 +11,7 @@ import { AttachSocket } from '../../runtime/attach-socket.js';
 import { visitLog } from '../../runtime/container-log.js';
 import { LogFrameWriter } from '../../engine/containers/log-frames.js';
 import type { RequestContext } from '../context.js';
-import { attachContentType, type HijackedStream } from '../hijack.js';
+import { attachContentType, drained, type HijackedStream } from '../hijack.js';
 import type { Router } from '../router.js';
 import { STDERR, STDOUT, type StdStream } from '../../util/stdcopy.js';
 
@@ -40,20 +40,7 @@ async function streamLogs(ctx: RequestContext, engine: Engine): Promise<void> {
   if (follow && target.running) void engine.containers.stopped(target.id).then(() => setTimeout(() => stop.abort(), 50));
   const res = ctx.res;
   const frames = new LogFrameWriter(
-    {
-      write: (chunk) => res.write(chunk),
-      drain: () =>
-        new Promise<void>((resolve) => {
-          const done = (): void => {
-            res.off('drain', done);
-            res.off('close', done);
-            resolve();
-          };
-          res.on('drain', done);
-          res.on('close', done);
-          if (res.destroyed) done();
-        }),
-    },
+    { write: (chunk) => res.write(chunk), drain: () => drained(res) },
     { framed: !target.tty, timestamps: ctx.bool('timestamps') },
   );
   try {
