@@ -11,7 +11,7 @@ import { AttachSocket } from '../../runtime/attach-socket.js';
 import { visitLog } from '../../runtime/container-log.js';
 import { LogFrameWriter } from '../../engine/containers/log-frames.js';
 import type { RequestContext } from '../context.js';
-import { attachContentType, drained, type HijackedStream } from '../hijack.js';
+import { attachContentType, attachStreamOptions, drained, type HijackedStream } from '../hijack.js';
 import type { Router } from '../router.js';
 import { STDERR, STDOUT, type StdStream } from '../../util/stdcopy.js';
 
@@ -164,7 +164,7 @@ async function attach(ctx: RequestContext, engine: Engine): Promise<void> {
   const wantOut = ctx.bool('stdout');
   const wantErr = ctx.bool('stderr');
   const detachKeys = detachKeysFor(ctx.query.get('detachKeys'), target.tty, wantStdin, 'Invalid detach keys (%s) provided');
-  const stream = await ctx.hijack({ contentType: attachContentType(ctx.apiVersion, target.tty), multiplexed: !target.tty });
+  const stream = await ctx.hijack(attachStreamOptions(ctx.apiVersion, target.tty));
 
   // The handler lasts as long as the attachment: when it returns, the server ends our side of the stream.
   let finished!: () => void;
@@ -241,7 +241,7 @@ export function registerExecRoutes(router: Router, engine: Engine): void {
       return;
     }
     const started = await engine.execs.start(ctx.params.id, { attach: true });
-    const stream = await ctx.hijack({ contentType: attachContentType(ctx.apiVersion, tty), multiplexed: !tty });
+    const stream = await ctx.hijack(attachStreamOptions(ctx.apiVersion, tty));
     if (started.pipes) {
       await pipeExec(stream, started.pipes, { stdout: info.OpenStdout, stderr: info.OpenStderr, stdin: info.OpenStdin });
       // The exit code is known before the client asks for it (exec inspect right after the stream ends).
