@@ -230,10 +230,9 @@ export function registerExecRoutes(router: Router, engine: Engine): void {
 
   router.post('/exec/{id}/start', async (ctx) => {
     const body = ctx.req.headers['content-length'] === '0' ? {} : await ctx.json<{ Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] }>().catch(() => ({}));
-    const info = engine.execs.inspect(ctx.params.id) as {
-      OpenStdin: boolean; OpenStdout: boolean; OpenStderr: boolean; ProcessConfig: { tty: boolean }; DetachKeys?: string;
-    };
-    const tty = info.ProcessConfig.tty;
+    const config = engine.execs.config(ctx.params.id);
+    const tty = config.Tty ?? false;
+    const wanted = { stdout: config.AttachStdout ?? false, stderr: config.AttachStderr ?? false, stdin: config.AttachStdin ?? false };
     if (body.Detach) {
       const started = await engine.execs.start(ctx.params.id, { attach: false });
       await started.go();
@@ -243,15 +242,13 @@ export function registerExecRoutes(router: Router, engine: Engine): void {
     const started = await engine.execs.start(ctx.params.id, { attach: true });
     const stream = await ctx.hijack(attachStreamOptions(ctx.apiVersion, tty));
     if (started.pipes) {
-      await pipeExec(stream, started.pipes, { stdout: info.OpenStdout, stderr: info.OpenStderr, stdin: info.OpenStdin });
+      await pipeExec(stream, started.pipes, wanted);
       // The exit code is known before the client asks for it (exec inspect right after the stream ends).
       if (!stream.closed) await started.exited.catch(() => undefined);
       return;
     }
-    const detachKeys = detachKeysFor(info.DetachKeys, tty, info.OpenStdin, 'Invalid escape keys (%s) provided');
-    const { ended, detached } = await bridge(stream, started.attachPath!, {
-      stdout: info.OpenStdout, stderr: info.OpenStderr, stdin: info.OpenStdin, closeStdin: true, detachKeys,
-    });
+    const detachKeys = detachKeysFor(config.DetachKeys, tty, wanted.stdin, 'Invalid escape keys (%s) provided');
+    const { ended, detached } = await bridge(stream, started.attachPath!, { ...wanted, closeStdin: true, detachKeys });
     if (body.ConsoleSize && tty) await engine.execs.resize(ctx.params.id, body.ConsoleSize[0], body.ConsoleSize[1]).catch(() => undefined);
     await started.go();
     // A detach leaves the process running: the attachment ends without waiting for its exit.
