@@ -5,7 +5,7 @@
  * request body is the input.
  */
 import type http from 'node:http';
-import { PassThrough, type Duplex, type Readable } from 'node:stream';
+import { PassThrough, type Duplex, type Readable, type Writable } from 'node:stream';
 import { encodeFrame, SYSTEMERR, type StdStream } from '../util/stdcopy.js';
 
 export const RAW_STREAM = 'application/vnd.docker.raw-stream';
@@ -112,6 +112,20 @@ export class UpgradeConnection {
   }
 }
 
+/** Resolves once `out` has drained what was written, or closed (a gone client must not hold a writer forever). */
+export function drained(out: Writable | Duplex): Promise<void> {
+  if (!out.writableNeedDrain || out.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      out.off('drain', done);
+      out.off('close', done);
+      resolve();
+    };
+    out.on('drain', done);
+    out.on('close', done);
+  });
+}
+
 function writeFor(stream: HijackedStream, streamType: StdStream, data: Buffer): boolean {
   if (data.length === 0) return true;
   return stream.write(stream.multiplexed ? encodeFrame(streamType, data) : data);
@@ -181,17 +195,7 @@ class UpgradedStream implements HijackedStream {
   }
 
   drain(): Promise<void> {
-    const socket = this.socket;
-    if (!socket.writableNeedDrain || socket.destroyed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        socket.off('drain', done);
-        socket.off('close', done);
-        resolve();
-      };
-      socket.on('drain', done);
-      socket.on('close', done);
-    });
+    return drained(this.socket);
   }
 
   closeWrite(): void {
@@ -256,17 +260,7 @@ class ResponseStream implements HijackedStream {
   }
 
   drain(): Promise<void> {
-    const res = this.res;
-    if (!res.writableNeedDrain || res.destroyed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        res.off('drain', done);
-        res.off('close', done);
-        resolve();
-      };
-      res.on('drain', done);
-      res.on('close', done);
-    });
+    return drained(this.res);
   }
 
   /** Ends the response; Node then closes the connection, since the body has no other end marker. */

@@ -11,7 +11,7 @@ import { AttachSocket } from '../../runtime/attach-socket.js';
 import { visitLog } from '../../runtime/container-log.js';
 import { LogFrameWriter } from '../../engine/containers/log-frames.js';
 import type { RequestContext } from '../context.js';
-import { attachContentType, type HijackedStream } from '../hijack.js';
+import { attachContentType, attachStreamOptions, drained, type HijackedStream } from '../hijack.js';
 import type { Router } from '../router.js';
 import { STDERR, STDOUT, type StdStream } from '../../util/stdcopy.js';
 
@@ -40,20 +40,7 @@ async function streamLogs(ctx: RequestContext, engine: Engine): Promise<void> {
   if (follow && target.running) void engine.containers.stopped(target.id).then(() => setTimeout(() => stop.abort(), 50));
   const res = ctx.res;
   const frames = new LogFrameWriter(
-    {
-      write: (chunk) => res.write(chunk),
-      drain: () =>
-        new Promise<void>((resolve) => {
-          const done = (): void => {
-            res.off('drain', done);
-            res.off('close', done);
-            resolve();
-          };
-          res.on('drain', done);
-          res.on('close', done);
-          if (res.destroyed) done();
-        }),
-    },
+    { write: (chunk) => res.write(chunk), drain: () => drained(res) },
     { framed: !target.tty, timestamps: ctx.bool('timestamps') },
   );
   try {
@@ -177,7 +164,7 @@ async function attach(ctx: RequestContext, engine: Engine): Promise<void> {
   const wantOut = ctx.bool('stdout');
   const wantErr = ctx.bool('stderr');
   const detachKeys = detachKeysFor(ctx.query.get('detachKeys'), target.tty, wantStdin, 'Invalid detach keys (%s) provided');
-  const stream = await ctx.hijack({ contentType: attachContentType(ctx.apiVersion, target.tty), multiplexed: !target.tty });
+  const stream = await ctx.hijack(attachStreamOptions(ctx.apiVersion, target.tty));
 
   // The handler lasts as long as the attachment: when it returns, the server ends our side of the stream.
   let finished!: () => void;
@@ -243,10 +230,9 @@ export function registerExecRoutes(router: Router, engine: Engine): void {
 
   router.post('/exec/{id}/start', async (ctx) => {
     const body = ctx.req.headers['content-length'] === '0' ? {} : await ctx.json<{ Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] }>().catch(() => ({}));
-    const info = engine.execs.inspect(ctx.params.id) as {
-      OpenStdin: boolean; OpenStdout: boolean; OpenStderr: boolean; ProcessConfig: { tty: boolean }; DetachKeys?: string;
-    };
-    const tty = info.ProcessConfig.tty;
+    const config = engine.execs.config(ctx.params.id);
+    const tty = config.Tty ?? false;
+    const wanted = { stdout: config.AttachStdout ?? false, stderr: config.AttachStderr ?? false, stdin: config.AttachStdin ?? false };
     if (body.Detach) {
       const started = await engine.execs.start(ctx.params.id, { attach: false });
       await started.go();
@@ -254,17 +240,15 @@ export function registerExecRoutes(router: Router, engine: Engine): void {
       return;
     }
     const started = await engine.execs.start(ctx.params.id, { attach: true });
-    const stream = await ctx.hijack({ contentType: attachContentType(ctx.apiVersion, tty), multiplexed: !tty });
+    const stream = await ctx.hijack(attachStreamOptions(ctx.apiVersion, tty));
     if (started.pipes) {
-      await pipeExec(stream, started.pipes, { stdout: info.OpenStdout, stderr: info.OpenStderr, stdin: info.OpenStdin });
+      await pipeExec(stream, started.pipes, wanted);
       // The exit code is known before the client asks for it (exec inspect right after the stream ends).
       if (!stream.closed) await started.exited.catch(() => undefined);
       return;
     }
-    const detachKeys = detachKeysFor(info.DetachKeys, tty, info.OpenStdin, 'Invalid escape keys (%s) provided');
-    const { ended, detached } = await bridge(stream, started.attachPath!, {
-      stdout: info.OpenStdout, stderr: info.OpenStderr, stdin: info.OpenStdin, closeStdin: true, detachKeys,
-    });
+    const detachKeys = detachKeysFor(config.DetachKeys, tty, wanted.stdin, 'Invalid escape keys (%s) provided');
+    const { ended, detached } = await bridge(stream, started.attachPath!, { ...wanted, closeStdin: true, detachKeys });
     if (body.ConsoleSize && tty) await engine.execs.resize(ctx.params.id, body.ConsoleSize[0], body.ConsoleSize[1]).catch(() => undefined);
     await started.go();
     // A detach leaves the process running: the attachment ends without waiting for its exit.

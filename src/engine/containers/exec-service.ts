@@ -222,6 +222,11 @@ export class ExecService {
     await resizeTerminal(e.session.ctlPath, rows, cols);
   }
 
+  /** The session's config as created, for the caller that attaches to it. */
+  config(id: string): Readonly<ExecConfig> {
+    return this.get(id).config;
+  }
+
   inspect(id: string): Record<string, unknown> {
     const e = this.get(id);
     const cmd = e.config.Cmd ?? [];

@@ -6,10 +6,12 @@ import type { ContainerService } from '../containers/container-service.js';
 import type { ContainerSummary } from '../containers/views.js';
 import type { ImageService } from '../images/image-service.js';
 import type { ImageSummary } from '../images/views.js';
+import { invalidArgument } from '../../errors.js';
 import { directorySize } from './dir-size.js';
 import type { VolumeService, VolumeView } from './volume-service.js';
 
-export type DiskUsageType = 'container' | 'image' | 'volume' | 'build-cache';
+const DISK_USAGE_TYPES = ['container', 'image', 'volume', 'build-cache'] as const;
+export type DiskUsageType = (typeof DISK_USAGE_TYPES)[number];
 
 export interface DiskUsageReport {
   LayersSize?: number;
@@ -49,6 +51,7 @@ export class SystemDiskUsage {
   constructor(private readonly deps: DiskUsageDeps) {}
 
   async report(types: readonly string[] = []): Promise<DiskUsageReport> {
+    for (const t of types) if (!(DISK_USAGE_TYPES as readonly string[]).includes(t)) throw invalidArgument(`unknown object type: ${t}`);
     const want = (t: DiskUsageType): boolean => types.length === 0 || types.includes(t);
     const out: DiskUsageReport = {};
     const containers = this.deps.containers.list({ all: true });
