@@ -11,8 +11,7 @@ import { readJson, type Query } from '../api-client.js';
 import { displayJsonMessages } from '../render/progress.js';
 import { humanSize } from '../render/units.js';
 import { PreformattedError, confirm, filtersJson, type ContextProvider } from './images.js';
-
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
+import { collect } from './flag-values.js';
 
 /** A build error that carries the exit code the daemon gave (a failed RUN's code). */
 class BuildFailed extends PreformattedError {

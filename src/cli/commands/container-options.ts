@@ -7,8 +7,7 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import { invalidArgument } from '../../errors.js';
 import { emptyEndpoint, type EndpointSettings } from '../../engine/networks/types.js';
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
+import { collect } from './flag-values.js';
 
 export interface CreateFlags {
   detach?: boolean;

@@ -23,8 +23,7 @@ import { registerStatsCommands } from './container-stats.js';
 import { nanoCpus, parseKeyValueFile, parseRestart, ramInBytes, resolveEnv } from './container-options.js';
 import { PreformattedError, confirm, filtersJson, formatCliError, type ContextProvider } from './images.js';
 import { ExitStatus, attachQuery, followTerminalSize, proxySignals, registerRunCommands, runSession, startWait } from './run.js';
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
+import { collect } from './flag-values.js';
 
 /** The parts of GET /containers/{id}/json the CLI needs. */
 export interface ContainerJson {

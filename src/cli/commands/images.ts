@@ -15,12 +15,11 @@ import type { StrictContext } from '../render/template.js';
 import { displayJsonMessages, type ProgressSink } from '../render/progress.js';
 import { goTimeString, humanSize, humanSizeWithPrecision, rfc3339, timeAgo } from '../render/units.js';
 import { familiarName, parseReference, referenceString, repositoryName, withDefaultTag, type Reference } from '../../registry/reference.js';
+import { collect } from './flag-values.js';
 
 export type ContextProvider = () => CliContext;
 
 // ---------------------------------------------------------------- shared helpers
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 /** `--filter k=v` values as the API's filters JSON ({"k":{"v":true}}), or undefined when none. */
 export function filtersJson(list: readonly string[], extra: Record<string, string[]> = {}): string | undefined {
