@@ -427,7 +427,7 @@ function defineSave(cmd: Command, context: ContextProvider): Command {
 }
 
 /** A writable that forwards to `out` without ending it (stdout must stay open). */
-function nonClosing(out: NodeJS.WritableStream): Writable {
+export function nonClosing(out: NodeJS.WritableStream): Writable {
   return new Writable({
     write(chunk: Buffer, _enc, cb) {
       if (out.write(chunk)) cb();
