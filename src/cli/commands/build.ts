@@ -8,12 +8,10 @@ import tarStream from 'tar-stream';
 import { createIgnoreMatcher, parseDockerignore } from '../../builder/dockerignore.js';
 import { BerthError, invalidArgument } from '../../errors.js';
 import { readJson, type Query } from '../api-client.js';
-import { readAll } from '../context.js';
 import { displayJsonMessages } from '../render/progress.js';
 import { humanSize } from '../render/units.js';
-import { PreformattedError, type ContextProvider } from './images.js';
-
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
+import { PreformattedError, confirm, filtersJson, type ContextProvider } from './images.js';
+import { collect } from './flag-values.js';
 
 /** A build error that carries the exit code the daemon gave (a failed RUN's code). */
 class BuildFailed extends PreformattedError {
@@ -231,19 +229,9 @@ function defineBuilderPrune(cmd: Command, context: ContextProvider): Command {
     .option('--keep-storage <bytes>', 'Amount of disk space to keep for cache')
     .action(async (opts: { all?: boolean; filter: string[]; force?: boolean; keepStorage?: string }) => {
       const ctx = context();
-      if (!opts.force) {
-        ctx.out('WARNING! This will remove all dangling build cache. Are you sure you want to continue? [y/N] ');
-        const answer = (await readAll(ctx.io.stdin)).trim().toLowerCase();
-        if (answer !== 'y' && answer !== 'yes') return;
-      }
-      const filters: Record<string, string[]> = {};
-      for (const f of opts.filter) {
-        const i = f.indexOf('=');
-        const k = i < 0 ? f : f.slice(0, i);
-        (filters[k] ??= []).push(i < 0 ? '' : f.slice(i + 1));
-      }
+      if (!opts.force && !(await confirm(ctx, 'WARNING! This will remove all dangling build cache. Are you sure you want to continue?'))) return;
       const res = await ctx.client.request('POST', '/build/prune', {
-        query: { all: opts.all ? '1' : undefined, filters: JSON.stringify(filters), 'keep-storage': opts.keepStorage },
+        query: { all: opts.all ? '1' : undefined, filters: filtersJson(opts.filter), 'keep-storage': opts.keepStorage },
       });
       const out = await readJson<{ CachesDeleted: string[] | null; SpaceReclaimed: number }>(res);
       if (out.CachesDeleted?.length) ctx.out(`Deleted build cache objects:\n${out.CachesDeleted.join('\n')}\n\n`);

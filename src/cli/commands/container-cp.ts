@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { PassThrough, Writable, type Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import tar from 'tar-stream';
@@ -13,7 +13,7 @@ import { invalidArgument } from '../../errors.js';
 import { DaemonError } from '../api-client.js';
 import type { CliContext } from '../context.js';
 import { humanSizeWithPrecision } from '../render/units.js';
-import type { ContextProvider } from './images.js';
+import { nonClosing, type ContextProvider } from './images.js';
 
 interface PathStat {
   name: string;
@@ -96,15 +96,6 @@ async function extractInto(source: Readable, dest: string, renameRoot: string | 
     }
   });
   await pipeline(source, extract);
-}
-
-function nonClosing(out: NodeJS.WritableStream): Writable {
-  return new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      if (out.write(chunk)) cb();
-      else out.once('drain', () => cb());
-    },
-  });
 }
 
 async function copyFromContainer(ctx: CliContext, container: string, src: string, dest: string, quiet: boolean): Promise<void> {

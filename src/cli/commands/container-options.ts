@@ -6,8 +6,8 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { invalidArgument } from '../../errors.js';
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
+import { emptyEndpoint, type EndpointSettings } from '../../engine/networks/types.js';
+import { collect } from './flag-values.js';
 
 export interface CreateFlags {
   detach?: boolean;
@@ -498,24 +498,6 @@ export interface CreateRequest {
   autoRemove: boolean;
 }
 
-const EMPTY_ENDPOINT = {
-  IPAMConfig: null,
-  Links: null,
-  Aliases: null,
-  MacAddress: '',
-  DriverOpts: null,
-  GwPriority: 0,
-  NetworkID: '',
-  EndpointID: '',
-  Gateway: '',
-  IPAddress: '',
-  IPPrefixLen: 0,
-  IPv6Gateway: '',
-  GlobalIPv6Address: '',
-  GlobalIPv6PrefixLen: 0,
-  DNSNames: null,
-};
-
 export interface BuildContext {
   env: NodeJS.ProcessEnv;
   /** The terminal size for ConsoleSize with -t ([height, width]). */
@@ -615,15 +597,15 @@ export function buildCreateRequest(f: CreateFlags, image: string, args: readonly
   const logOpts = keyValueMap(f.logOpt);
 
   const network = f.network ?? 'default';
-  const endpoints: Record<string, unknown> = {};
+  const endpoints: Record<string, EndpointSettings> = {};
   const hasEndpointOptions = f.networkAlias.length > 0 || f.ip !== undefined || f.ip6 !== undefined;
-  if (network === 'default' && !hasEndpointOptions) endpoints['default'] = { ...EMPTY_ENDPOINT };
+  if (network === 'default' && !hasEndpointOptions) endpoints['default'] = emptyEndpoint();
   else if (hasEndpointOptions) {
     const ipam: Record<string, string> = {};
     if (f.ip) ipam['IPv4Address'] = f.ip;
     if (f.ip6) ipam['IPv6Address'] = f.ip6;
     endpoints[network] = {
-      ...EMPTY_ENDPOINT,
+      ...emptyEndpoint(),
       IPAMConfig: Object.keys(ipam).length ? ipam : null,
       Aliases: f.networkAlias.length ? f.networkAlias : null,
     };

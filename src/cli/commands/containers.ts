@@ -4,7 +4,6 @@
  * prune, stats and cp; top-level and under `container`, with docker's requests and output.
  */
 import fs from 'node:fs';
-import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command } from 'commander';
 import { invalidArgument } from '../../errors.js';
@@ -21,10 +20,9 @@ import { forEachName } from './each-name.js';
 import { CONTAINER_HEADERS, ContainerRow, DEFAULT_CONTAINER_TABLE, type ContainerSummary } from './container-ps.js';
 import { registerStatsCommands } from './container-stats.js';
 import { nanoCpus, parseKeyValueFile, parseRestart, ramInBytes, resolveEnv } from './container-options.js';
-import { PreformattedError, confirm, filtersJson, formatCliError, type ContextProvider } from './images.js';
+import { PreformattedError, confirm, filtersJson, formatCliError, nonClosing, type ContextProvider } from './images.js';
 import { ExitStatus, attachQuery, followTerminalSize, proxySignals, registerRunCommands, runSession, startWait } from './run.js';
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
+import { collect } from './flag-values.js';
 
 /** The parts of GET /containers/{id}/json the CLI needs. */
 export interface ContainerJson {
@@ -524,15 +522,6 @@ function defineDiff(cmd: Command, context: ContextProvider): Command {
       const changes = await ctx.client.getJson<{ Path: string; Kind: number }[] | null>(`${cpath(name)}/changes`);
       for (const ch of changes ?? []) ctx.out(`${['C', 'A', 'D'][ch.Kind] ?? '?'} ${ch.Path}\n`);
     });
-}
-
-function nonClosing(out: NodeJS.WritableStream): Writable {
-  return new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      if (out.write(chunk)) cb();
-      else out.once('drain', () => cb());
-    },
-  });
 }
 
 function defineExport(cmd: Command, context: ContextProvider): Command {

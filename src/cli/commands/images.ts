@@ -15,12 +15,11 @@ import type { StrictContext } from '../render/template.js';
 import { displayJsonMessages, type ProgressSink } from '../render/progress.js';
 import { goTimeString, humanSize, humanSizeWithPrecision, rfc3339, timeAgo } from '../render/units.js';
 import { familiarName, parseReference, referenceString, repositoryName, withDefaultTag, type Reference } from '../../registry/reference.js';
+import { collect } from './flag-values.js';
 
 export type ContextProvider = () => CliContext;
 
 // ---------------------------------------------------------------- shared helpers
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 /** `--filter k=v` values as the API's filters JSON ({"k":{"v":true}}), or undefined when none. */
 export function filtersJson(list: readonly string[], extra: Record<string, string[]> = {}): string | undefined {
@@ -428,7 +427,7 @@ function defineSave(cmd: Command, context: ContextProvider): Command {
 }
 
 /** A writable that forwards to `out` without ending it (stdout must stay open). */
-function nonClosing(out: NodeJS.WritableStream): Writable {
+export function nonClosing(out: NodeJS.WritableStream): Writable {
   return new Writable({
     write(chunk: Buffer, _enc, cb) {
       if (out.write(chunk)) cb();

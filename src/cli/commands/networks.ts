@@ -6,8 +6,7 @@ import { renderList, renderOne } from '../render/format.js';
 import type { StrictContext } from '../render/template.js';
 import { PreformattedError, confirm, filtersJson, formatCliError, type ContextProvider } from './images.js';
 import { forEachName } from './each-name.js';
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
+import { collect, keyValues } from './flag-values.js';
 
 /** The parts of GET /networks the CLI shows. */
 export interface NetworkJson {
@@ -80,15 +79,6 @@ export function renderNetworks(list: readonly NetworkJson[], opts: { quiet?: boo
 }
 
 /** `key=value` options (--opt, --label) as a map; a bare key gets ''. */
-function keyValues(list: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const item of list) {
-    const i = item.indexOf('=');
-    out[i >= 0 ? item.slice(0, i) : item] = i >= 0 ? item.slice(i + 1) : '';
-  }
-  return out;
-}
-
 interface CreateOpts {
   driver: string;
   subnet: string[];

@@ -3,15 +3,12 @@
  * for them so that --format sees the same fields.
  */
 import type { Command } from 'commander';
-import { MAX_API_VERSION } from '../api-client.js';
+import { DaemonError, MAX_API_VERSION } from '../api-client.js';
 import type { CliContext } from '../context.js';
-import { renderOne } from '../render/format.js';
+import { renderList, renderOne } from '../render/format.js';
 import { tabwrite } from '../render/table.js';
 import { Template, type StrictContext } from '../render/template.js';
-import { bytesSize } from '../render/units.js';
-import { DaemonError } from '../api-client.js';
-import { renderList } from '../render/format.js';
-import { humanSize, humanSizeWithPrecision } from '../render/units.js';
+import { bytesSize, humanSize, humanSizeWithPrecision } from '../render/units.js';
 import { familiarName, parseReference } from '../../registry/reference.js';
 import { CONTAINER_HEADERS, ContainerRow, type ContainerSummary } from './container-ps.js';
 import { ImageRow, PreformattedError, confirm, filtersJson, formatCliError, type ContextProvider, type ImageSummary } from './images.js';

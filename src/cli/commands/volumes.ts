@@ -8,8 +8,7 @@ import type { StrictContext } from '../render/template.js';
 import { humanSize } from '../render/units.js';
 import { PreformattedError, confirm, filtersJson, formatCliError, type ContextProvider } from './images.js';
 import { forEachName } from './each-name.js';
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
+import { collect, keyValues } from './flag-values.js';
 
 export interface Volume {
   Name: string;
@@ -86,15 +85,6 @@ export class VolumeRow implements StrictContext {
 
 export function renderVolumes(format: string, volumes: readonly Volume[]): string {
   return renderList(format, volumes.map((v) => new VolumeRow(v)), VOLUME_HEADERS);
-}
-
-function keyValues(list: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const kv of list) {
-    const i = kv.indexOf('=');
-    out[i < 0 ? kv : kv.slice(0, i)] = i < 0 ? '' : kv.slice(i + 1);
-  }
-  return out;
 }
 
 function defineCreate(cmd: Command, context: ContextProvider): Command {
