@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { importBusybox } from '../support/busybox-image.js';
 import { runCli, startDaemon, type TestDaemon } from '../support/berthd.js';
+import type { MountView } from '../../src/engine/volumes/mount-specs.js';
 
 let daemon: TestDaemon;
 let dataRoot: string;
@@ -52,19 +53,8 @@ function findSize(dir: string): number {
   return out.split('\n').filter(Boolean).reduce((n, s) => n + Number(s), 0);
 }
 
-interface MountJson {
-  Type: string;
-  Name?: string;
-  Source: string;
-  Destination: string;
-  Driver?: string;
-  Mode: string;
-  RW: boolean;
-  Propagation: string;
-}
-
-async function mountsOf(container: string): Promise<MountJson[]> {
-  return JSON.parse(await ok(['inspect', '-f', '{{json .Mounts}}', container])) as MountJson[];
+async function mountsOf(container: string): Promise<MountView[]> {
+  return JSON.parse(await ok(['inspect', '-f', '{{json .Mounts}}', container])) as MountView[];
 }
 
 async function volumeNames(): Promise<string[]> {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { labelsMatch, validateDriverOpts, volumeMatches } from '../../src/engine/volumes/volume-service.js';
+import { validateDriverOpts, volumeMatches } from '../../src/engine/volumes/volume-service.js';
+import { labelsMatch } from '../../src/engine/images/filters.js';
 import { sharedSizes } from '../../src/engine/volumes/disk-usage.js';
 import { dfSummary } from '../../src/cli/commands/system.js';
 

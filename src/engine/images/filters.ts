@@ -25,10 +25,11 @@ export function globMatch(pattern: string, s: string): boolean {
   return new RegExp(re + '$').test(s);
 }
 
-export function labelsMatch(labels: Record<string, string> | undefined, wanted: string[]): boolean {
+/** Docker's filter semantics: `k` means the label exists, `k=v` that it has that value. */
+export function labelsMatch(labels: Record<string, string> | null | undefined, wanted: readonly string[]): boolean {
   return wanted.every((w) => {
     const eq = w.indexOf('=');
-    if (eq < 0) return labels !== undefined && w in labels;
+    if (eq < 0) return labels != null && w in labels;
     return labels?.[w.slice(0, eq)] === w.slice(eq + 1);
   });
 }
@@ -77,9 +78,9 @@ export function imageMatches(store: ImageStore, img: ImageRecord, filters: Filte
   }
   const labels = imageConfig(img).config?.Labels;
   const label = filters.get('label');
-  if (label?.length && !labelsMatch(labels ?? undefined, label)) return false;
+  if (label?.length && !labelsMatch(labels, label)) return false;
   const notLabel = filters.get('label!');
-  if (notLabel?.length && notLabel.some((l) => labelsMatch(labels ?? undefined, [l]))) return false;
+  if (notLabel?.length && notLabel.some((l) => labelsMatch(labels, [l]))) return false;
   const refs = filters.get('reference');
   if (refs?.length && !tags.some((t) => referenceMatches(refs, t))) return false;
   const created = createdSeconds(img) * 1000;

@@ -255,19 +255,20 @@ export class ImageService {
     validateFilters(filters, new Set(['until', 'label', 'label!']));
     const onlyDangling = dangling?.length ? !['false', '0'].includes(dangling[0].toLowerCase()) : !opts.all;
     const deleted: DeleteResponseItem[] = [];
-    let reclaimed = 0;
+    const sizeBefore = await this.diskUsage();
+    // The parent set only changes when something is removed, so it is rescanned then rather than per image.
+    let parents = this.parentIds();
     for (const img of this.store.records.listImages()) {
       if (!this.store.records.getImage(img.id)) continue; // gone with an earlier one's parents
-      if (this.parentIds().has(img.id)) continue; // Docker prunes from the leaves; parents go with them
+      if (parents.has(img.id)) continue; // Docker prunes from the leaves; parents go with them
       if (onlyDangling && this.store.records.tagsOf(img.id).length > 0) continue;
       const users = this.usage(img.id);
       if (users.running.length || users.stopped.length) continue;
       if (!imageMatches(this.store, img, filters)) continue;
-      const before = await this.diskUsage();
-      const items = await this.remove(img.id, { force: true });
-      reclaimed += before - (await this.diskUsage());
-      deleted.push(...items);
+      deleted.push(...(await this.remove(img.id, { force: true })));
+      parents = this.parentIds();
     }
+    const reclaimed = deleted.length ? sizeBefore - (await this.diskUsage()) : 0;
     this.events.publish('image', 'prune', '', { reclaimed: String(reclaimed) });
     return { ImagesDeleted: deleted, SpaceReclaimed: reclaimed };
   }

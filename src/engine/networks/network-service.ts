@@ -4,7 +4,7 @@ import { BerthError, conflict, invalidArgument, notFound } from '../../errors.js
 import type { BridgeNetwork, Endpoint, NetworkDriver, PublishedPort } from '../../runtime/network/types.js';
 import type { NetworkRecords, NetworkRow } from '../../store/network-records.js';
 import type { EventBus } from '../events/event-bus.js';
-import { parseTimestamp } from '../images/filters.js';
+import { labelsMatch, parseTimestamp } from '../images/filters.js';
 import { hostsFile, resolveExtraHosts, resolvConf } from './etc-files.js';
 import { allocateAddress, choosePool, isIpv4, isMac, macFromIp, prefixLength, subnetConfig, type SubnetConfig } from './ipam.js';
 import { portAllocatedMessage, portsClash, portsView, publishedFromView, wantedPorts, type PortBindings, type ResolvedPort } from './port-specs.js';
@@ -359,11 +359,7 @@ export class NetworkService {
         if (scopes?.length && !scopes.includes('local')) return false;
         const types = filters.get('type');
         if (types?.length && !types.includes(r.doc.Berth.predefined ? 'builtin' : 'custom')) return false;
-        for (const l of filters.get('label') ?? []) {
-          const i = l.indexOf('=');
-          const [k, v] = i >= 0 ? [l.slice(0, i), l.slice(i + 1)] : [l, undefined];
-          if (v === undefined ? !(k in r.doc.Labels) : r.doc.Labels[k] !== v) return false;
-        }
+        if (!labelsMatch(r.doc.Labels, filters.get('label') ?? [])) return false;
         if (dangling.length) {
           const want = dangling[0] === 'true' || dangling[0] === '1';
           const isDangling = !r.doc.Berth.predefined && !this.inUse(r.id);
@@ -397,12 +393,8 @@ export class NetworkService {
     const deleted: string[] = [];
     for (const row of this.records.list()) {
       if (row.doc.Berth.predefined || this.inUse(row.id)) continue;
-      const has = (l: string): boolean => {
-        const i = l.indexOf('=');
-        return i < 0 ? l in row.doc.Labels : row.doc.Labels[l.slice(0, i)] === l.slice(i + 1);
-      };
-      if (!(filters.get('label') ?? []).every(has)) continue;
-      if ((filters.get('label!') ?? []).some(has)) continue;
+      if (!labelsMatch(row.doc.Labels, filters.get('label') ?? [])) continue;
+      if ((filters.get('label!') ?? []).some((l) => labelsMatch(row.doc.Labels, [l]))) continue;
       const until = filters.get('until')?.[0];
       if (until && row.createdAt >= parseTimestamp(until)) continue;
       await this.remove(row.id);

@@ -13,6 +13,7 @@ import { BerthError, conflict, invalidArgument, notFound } from '../../errors.js
 import { isMounted, unmount } from '../../runtime/mounts.js';
 import type { VolumeRecords, VolumeRow } from '../../store/volume-records.js';
 import type { EventBus } from '../events/event-bus.js';
+import { labelsMatch } from '../images/filters.js';
 import { copyUp } from './copy-up.js';
 import { directorySize } from './dir-size.js';
 import { checkVolumeName, type ContainerMount } from './mount-specs.js';
@@ -55,15 +56,6 @@ export function validateDriverOpts(opts: Record<string, string> | null | undefin
     for (const r of required) if (!(r in opts)) throw invalidArgument(`missing required option: "${r}"`);
   }
   if ('size' in opts) throw invalidArgument('quota size requested but no quota support');
-}
-
-/** Docker's filter semantics: `k` means the label exists, `k=v` that it has that value. */
-export function labelsMatch(labels: Record<string, string> | null, wanted: readonly string[]): boolean {
-  const l = labels ?? {};
-  return wanted.every((w) => {
-    const i = w.indexOf('=');
-    return i < 0 ? w in l : l[w.slice(0, i)] === w.slice(i + 1);
-  });
 }
 
 function parseBoolFilter(key: string, value: string): boolean {
