@@ -213,3 +213,20 @@ test('save refuses a terminal; template errors exit 1', async () => {
   assert.equal(await run(['save', 'busybox'], io), 1);
   assert.equal(io.stderr.text, 'cowardly refusing to save to a terminal. Use the -o flag or redirect\n');
 });
+
+test('builder prune asks first, then sends docker\'s filters; a bad filter is refused', async () => {
+  await withDaemon({ 'POST /build/prune': { json: { CachesDeleted: ['abc'], SpaceReclaimed: 2048 } } }, async (d, berth) => {
+    const declined = await berth(['builder', 'prune'], 'n\n');
+    assert.equal(declined.code, 0, declined.err);
+    assert.equal(d.apiRequests().length, 0, 'nothing is sent when the answer is no');
+    const r = await berth(['builder', 'prune', '-a', '--filter', 'until=24h'], 'y\n');
+    assert.equal(r.code, 0, r.err);
+    assert.equal(d.apiRequests()[0]!.url, '/v1.50/build/prune?all=1&filters=%7B%22until%22%3A%7B%2224h%22%3Atrue%7D%7D');
+    const forced = await berth(['builder', 'prune', '-f']);
+    assert.equal(forced.code, 0, forced.err);
+    assert.equal(d.apiRequests()[1]!.url, '/v1.50/build/prune');
+    const bad = await berth(['builder', 'prune', '-f', '--filter', 'bad']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /bad format of filter \(expected name=value\)/);
+  });
+});
