@@ -26,6 +26,7 @@ import { NetworkRecords } from '../store/network-records.js';
 import type { NetworkDoc } from './networks/types.js';
 import { createNetworkDriver } from '../runtime/network/driver.js';
 import { EmbeddedDns } from '../runtime/network/dns-server.js';
+import { cgroupAttachWarmerForSelf } from '../runtime/cgroup-attach-warmer.js';
 
 export interface EngineConfig {
   dataRoot: string;
@@ -108,6 +109,8 @@ export async function createEngine(config: EngineConfig, log: EngineLog = () => 
     networks,
     log,
     volumes,
+    sealRuntimes: true,
+    cgroupWarmer: cgroupAttachWarmerForSelf(),
   });
   networks.setContainers(containers.networkLookup());
   await networks.init();

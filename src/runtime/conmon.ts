@@ -1,9 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { BerthError, unavailable } from '../errors.js';
 import { readExitCode } from './exit-watch.js';
+import { spawnLight, type LightChild, type LightStdio } from './light-spawn.js';
 import type { OciRuntime } from './oci-runtime.js';
 
 /**
@@ -91,7 +91,7 @@ export async function conmonCreate(o: ConmonCreateOptions): Promise<CreatedConta
     '--api-version', '1',
     '-c', o.id,
     '-u', o.id,
-    '-r', o.runtime.path,
+    '-r', o.runtime.execPath,
     '-b', o.bundle,
     '-p', pidFile,
     '-n', o.name,
@@ -138,7 +138,7 @@ export async function conmonExec(o: ExecOptions): Promise<ExecSession> {
     '--api-version', '1',
     '-c', o.containerId,
     '-u', o.sessionId,
-    '-r', o.runtime.path,
+    '-r', o.runtime.execPath,
     '-b', o.sessionDir,
     '-p', join(o.sessionDir, 'exec.pid'),
     '-n', o.containerId,
@@ -179,7 +179,7 @@ export async function conmonExec(o: ExecOptions): Promise<ExecSession> {
   const ctlPath = join(o.sessionDir, 'ctl');
   if (!o.attach) return { pid, exitCode, ctlPath, start: () => Promise.resolve() };
 
-  const startPipe = child.stdio[4] as Writable;
+  const startPipe = child.pipes.get(4) as Writable;
   const attachPipe = new SyncReader(child, 5);
   startPipe.on('error', () => undefined);
   // First byte: conmon goes on to fork and make the attach socket, then reports on the attach pipe.
@@ -205,18 +205,19 @@ export async function conmonExec(o: ExecOptions): Promise<ExecSession> {
   };
 }
 
-function spawnConmon(path: string, args: string[], attachPipes: boolean): ChildProcess {
+function spawnConmon(path: string, args: string[], attachPipes: boolean): LightChild {
   const env: NodeJS.ProcessEnv = { ...process.env, _OCI_SYNCPIPE: '3' };
   if (attachPipes) {
     env._OCI_STARTPIPE = '4';
     env._OCI_ATTACHPIPE = '5';
   }
-  const stdio: Array<'ignore' | 'pipe'> = ['ignore', 'pipe', 'pipe', 'pipe'];
-  if (attachPipes) stdio.push('pipe', 'pipe');
-  const child = spawn(path, args, { stdio, env });
-  // The spawned process exits as soon as it has forked the monitor; it must not hold the daemon's loop.
-  child.unref();
-  return child;
+  const stdio: LightStdio[] = ['ignore', 'output', 'output', 'output'];
+  if (attachPipes) stdio.push('input', 'output');
+  try {
+    return spawnLight(path, args, { env, stdio });
+  } catch (e) {
+    throw unavailable(`cannot run conmon: ${(e as Error).message}`, e);
+  }
 }
 
 /** Reads the JSON lines conmon writes on one of its pipes, and its pre-fork complaints on stdout/stderr. */
@@ -226,11 +227,10 @@ class SyncReader {
   private ended = false;
   private waiter: (() => void) | undefined;
   private diagnostics = '';
-  private spawnError: Error | undefined;
   private readonly stream: Readable;
 
-  constructor(child: ChildProcess, fd = 3) {
-    this.stream = child.stdio[fd] as Readable;
+  constructor(child: LightChild, fd = 3) {
+    this.stream = child.pipes.get(fd) as Readable;
     this.stream.setEncoding('utf8');
     this.stream.on('data', (d: string) => {
       this.buf += d;
@@ -253,12 +253,8 @@ class SyncReader {
       const note = (d: Buffer): void => {
         if (this.diagnostics.length < 4096) this.diagnostics += d.toString('utf8');
       };
-      child.stdout?.on('data', note);
-      child.stderr?.on('data', note);
-      child.on('error', (e) => {
-        this.spawnError = e;
-        end();
-      });
+      child.pipes.get(1)?.on('data', note);
+      child.pipes.get(2)?.on('data', note);
     }
   }
 
@@ -277,7 +273,6 @@ class SyncReader {
   }
 
   failure(what: string): BerthError {
-    if (this.spawnError) return unavailable(`cannot run conmon: ${this.spawnError.message}`, this.spawnError);
     const detail = this.diagnostics.trim();
     return new BerthError('internal', detail ? `${what}: ${detail}` : what);
   }

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { constants as fsc } from 'node:fs';
 import { mkdtemp, open, readFile, readdir, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
@@ -6,7 +5,9 @@ import { constants as osc, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { BerthError, notFound, unavailable } from '../errors.js';
+import type { CgroupAttachWarmer } from './cgroup-attach-warmer.js';
 import { inputPipe, outputPipe, type FifoPipe } from './fifo-pipe.js';
+import { spawnLight, type LightChild } from './light-spawn.js';
 import type { OciListEntry, OciState, OciStatus } from './runtime-types.js';
 
 /**
@@ -19,6 +20,10 @@ export interface OciRuntimeOptions {
   name: 'crun' | 'runc' | string;
   /** Absolute path of the binary. */
   path: string;
+  /** What to execute: a sealed copy of `path` (sealed-binary.ts) or, by default, `path` itself. */
+  execPath?: string;
+  /** Shared by every runtime of the daemon: create and exec move processes into cgroups. */
+  cgroupWarmer?: CgroupAttachWarmer;
   /** The runtime's state directory (`--root`). */
   root: string;
 }
@@ -72,12 +77,25 @@ const STATUSES: ReadonlySet<string> = new Set<OciStatus>(['created', 'running', 
 export class OciRuntime {
   readonly name: string;
   readonly path: string;
+  readonly execPath: string;
   readonly root: string;
 
   constructor(opts: OciRuntimeOptions) {
     this.name = opts.name;
     this.path = opts.path;
+    this.execPath = opts.execPath ?? opts.path;
     this.root = opts.root;
+    this.cgroupWarmer = opts.cgroupWarmer;
+  }
+
+  private readonly cgroupWarmer: CgroupAttachWarmer | undefined;
+
+  /**
+   * Says a create or exec is coming within `ms`: the cgroup move it makes then finds the kernel's lock warm
+   * (cgroup-attach-warmer.ts) instead of waiting out a grace period.
+   */
+  expectCgroupAttach(ms = 250): void {
+    this.cgroupWarmer?.keepWarm(ms);
   }
 
   /** The global arguments every invocation starts with (conmon gets them through --runtime-arg). */
@@ -234,14 +252,15 @@ export class OciRuntime {
       }
       throw e;
     }
-    let child;
+    let child: LightChild | undefined;
+    let spawnError: Error | undefined;
     try {
-      child = spawn(this.path, [...this.globalArgs(), `--log=${logPath}`, 'exec', '--process', o.processPath, '--pid-file', pidPath, id], {
+      child = spawnLight(this.execPath, [...this.globalArgs(), `--log=${logPath}`, 'exec', '--process', o.processPath, '--pid-file', pidPath, id], {
+        env: process.env,
         stdio: [input?.childFd ?? 'ignore', out.childFd, err.childFd],
       });
     } catch (e) {
-      for (const p of pipes) p.stream.destroy();
-      throw e;
+      spawnError = e as Error;
     } finally {
       // The child has its copies; ours would keep the pipes open past its exit.
       for (const p of pipes) p.closeChildEnd();
@@ -259,12 +278,13 @@ export class OciRuntime {
         () => 0,
       );
     const exitCode = new Promise<number>((resolve, reject) => {
-      child.on('error', (e) => {
+      if (!child) {
         ended = true;
         settlePid(0);
-        reject(unavailable(`cannot run ${this.name} (${this.path}): ${e.message}`, e));
-      });
-      child.on('exit', (code, signal) => {
+        reject(unavailable(`cannot run ${this.name} (${this.path}): ${spawnError?.message}`, spawnError));
+        return;
+      }
+      void child.exited.then(({ code, signal }) => {
         ended = true;
         // The runtime writes the pid file before it waits, so it is there now if the process ever ran.
         void Promise.all([readFile(logPath, 'utf8').catch(() => ''), readPid()]).then(([log, p]) => {
@@ -318,31 +338,36 @@ export class OciRuntime {
     return new BerthError('internal', `${this.name} ${verb}${id ? ` ${id}` : ''}: ${msg}`);
   }
 
-  private run(args: string[], stdin?: string): Promise<RunResult> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(this.path, [...this.globalArgs(), ...args], {
-        stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  private async run(args: string[], stdin?: string): Promise<RunResult> {
+    let child: LightChild;
+    try {
+      child = spawnLight(this.execPath, [...this.globalArgs(), ...args], {
+        env: process.env,
+        stdio: [stdin === undefined ? 'ignore' : 'input', 'output', 'output'],
       });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      child.stdout?.on('data', (d: Buffer) => out.push(d));
-      child.stderr?.on('data', (d: Buffer) => err.push(d));
-      child.on('error', (e) => reject(unavailable(`cannot run ${this.name} (${this.path}): ${e.message}`, e)));
-      child.on('close', (code, signal) => {
-        resolve({
-          code: code ?? (signal ? 128 : 1),
-          stdout: Buffer.concat(out).toString('utf8'),
-          stderr: Buffer.concat(err).toString('utf8'),
-        });
-      });
-      if (stdin !== undefined) {
-        child.stdin?.on('error', () => {
-          /* the runtime may exit before reading stdin; its exit code tells */
-        });
-        child.stdin?.end(stdin);
-      }
-    });
+    } catch (e) {
+      throw unavailable(`cannot run ${this.name} (${this.path}): ${(e as Error).message}`, e);
+    }
+    if (stdin !== undefined) {
+      const w = child.pipes.get(0);
+      // The runtime may exit before reading stdin; its exit code tells.
+      w?.on('error', () => undefined);
+      w?.end(stdin);
+    }
+    const [stdout, stderr, exit] = await Promise.all([drainText(child.pipes.get(1)), drainText(child.pipes.get(2)), child.exited]);
+    return { code: exit.code ?? (exit.signal ? 128 : 1), stdout, stderr };
   }
+}
+
+/** Everything a pipe carries until it closes. */
+function drainText(s: Readable | undefined): Promise<string> {
+  return new Promise((resolve) => {
+    if (!s) return resolve('');
+    const chunks: Buffer[] = [];
+    s.on('data', (d: Buffer) => chunks.push(d));
+    s.on('error', () => undefined);
+    s.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
 }
 
 const CGROUP_ROOT = '/sys/fs/cgroup';

@@ -13,7 +13,9 @@ import { conmonCreate } from '../../runtime/conmon.js';
 import { readExitCode, waitForExit } from '../../runtime/exit-watch.js';
 import { cgroupVersion } from '../../runtime/host-limits.js';
 import { isMounted, mountOverlay, unmount } from '../../runtime/mounts.js';
+import type { CgroupAttachWarmer } from '../../runtime/cgroup-attach-warmer.js';
 import { OciRuntime } from '../../runtime/oci-runtime.js';
+import { sealedExecPath } from '../../runtime/sealed-binary.js';
 import { SeccompBpfCache } from '../../runtime/seccomp-cache.js';
 import { generateSpec, resourcesFor, specToJson, validateResources, DEFAULT_SHM_SIZE, type ContainerResources, type ContainerSpecInput, type SpecMount } from '../../runtime/oci-spec.js';
 import { resolveUser } from '../../runtime/user.js';
@@ -51,6 +53,9 @@ export interface ContainerServiceOptions {
   volumes: VolumeService;
   /** The daemon's --log-driver/--log-opt: what a container gets when it names no driver. */
   logConfig?: LogConfig;
+  /** Run the runtimes from sealed in-memory copies (sealed-binary.ts). */
+  sealRuntimes?: boolean;
+  cgroupWarmer?: CgroupAttachWarmer;
 }
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -129,7 +134,14 @@ export class ContainerService {
     if (!rt) {
       const p = this.opts.runtimes[name];
       if (!p) throw invalidArgument(`unknown or invalid runtime name: ${name}`);
-      rt = new OciRuntime({ name, path: p, root: path.join(this.opts.execRoot, 'runtime', name) });
+      rt = new OciRuntime({
+        name,
+        path: p,
+        // Only crun and runc recognise the sealed copy; another runtime might be a script.
+        execPath: this.opts.sealRuntimes && (name === 'crun' || name === 'runc') ? sealedExecPath(p) : p,
+        root: path.join(this.opts.execRoot, 'runtime', name),
+        cgroupWarmer: this.opts.cgroupWarmer,
+      });
       this.runtimes.set(name, rt);
     }
     return rt;
@@ -237,7 +249,8 @@ export class ContainerService {
     hostConfig.LogConfig = resolveLogConfig(req.HostConfig?.LogConfig, this.opts.logConfig ?? DEFAULT_LOG_CONFIG);
     validateLogConfig(hostConfig.LogConfig);
     const runtimeName = (hostConfig.Runtime as string | undefined) || this.opts.defaultRuntime;
-    this.runtime(runtimeName);
+    // A start usually follows a create within milliseconds (docker run).
+    this.runtime(runtimeName).expectCgroupAttach();
     const planned = planMounts(
       {
         binds: hostConfig.Binds ?? [],
@@ -421,6 +434,7 @@ export class ContainerService {
     if (row.doc.State.Running) throw new BerthError('not_modified', 'container already started');
     const d = this.dirs(id);
     const rt = this.runtime(row.doc.Berth.runtime);
+    rt.expectCgroupAttach();
     await mkdir(d.rootfs, { recursive: true });
     // A runtime state left from an earlier run (a crash between exit and clean-up) would make create fail.
     if (existsSync(path.join(rt.root, id))) await rt.delete(id, { force: true });
@@ -738,6 +752,7 @@ export class ContainerService {
       if (row.doc.State.Paused) await this.runtime(row.doc.Berth.runtime).resume(row.id).catch(() => undefined);
       await exited;
     }
+    let files: Promise<unknown> = Promise.resolve();
     await this.locked(row.id, async () => {
       const d = this.dirs(row.id);
       const rt = this.runtime(row.doc.Berth.runtime);
@@ -745,11 +760,14 @@ export class ContainerService {
       await unmount(d.rootfs).catch(() => undefined);
       await this.releaseNetwork(row);
       this.records.remove(row.id);
-      await Promise.all([rm(d.data, { recursive: true, force: true }), rm(d.bundle, { recursive: true, force: true }), rm(path.join(d.exits, row.id), { force: true })]);
+      // Nothing can name the container any more: its files go while the waiters hear of the removal (a crash in
+      // between leaves directories without a record, which the next start-up removes).
+      files = Promise.all([rm(d.data, { recursive: true, force: true }), rm(d.bundle, { recursive: true, force: true }), rm(path.join(d.exits, row.id), { force: true })]);
     });
     if (opts.volumes) await this.opts.volumes.removeAnonymous(mountsOf(row.doc));
     this.events.publish('container', 'destroy', row.id, { image: row.doc.Config.Image, name: row.name });
     this.waits.emit(`removed:${row.id}`, row.doc.State.ExitCode);
+    await files;
   }
 
   async pause(ref: string): Promise<void> {

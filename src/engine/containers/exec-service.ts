@@ -100,6 +100,8 @@ export class ExecService {
     const t = this.target(containerRef);
     if (!t.running) throw conflict(`container ${t.id} is not running`);
     if (!config.Cmd?.length) throw invalidArgument('No exec command specified');
+    // The start follows within milliseconds (docker exec).
+    t.runtime.expectCgroupAttach();
     const id = randomBytes(32).toString('hex');
     this.execs.set(id, { id, containerId: t.id, config, running: false, exitCode: null, pid: 0, started: false, dir: path.join(this.execRoot, 'exec', id) });
     this.events.publish('container', `exec_create: ${config.Cmd.join(' ')}`, t.id, { execID: id, name: t.name });
@@ -132,6 +134,7 @@ export class ExecService {
     const id = e.id;
     const t = this.target(e.containerId);
     if (!t.running) throw conflict(`container ${t.id} is not running`);
+    t.runtime.expectCgroupAttach();
     const [base, user] = await Promise.all([
       readBundleProcess(t.bundle),
       e.config.User ? resolveUser(t.rootfs, e.config.User, []) : undefined,
