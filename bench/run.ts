@@ -4,7 +4,10 @@
  * busybox image loaded into both. Prints one table: work, dockerd, berthd, ratio dockerd/berthd
  * (above 1: berthd faster, or smaller for memory rows).
  *
- *   node dist/bench/run.js [--runs N] [--only berthd|dockerd] [--skip run-none,run-default,exec,parallel,logs]
+ *   node dist/bench/run.js [--runs N] [--only berthd|dockerd] [--skip run-none,run-default,exec,parallel,logs,floor]
+ *
+ * `floor` times the same docker commands against a stand-in daemon that answers at once: the CLI's own cost, under
+ * which no engine can go, and so the highest ratio any engine could show against dockerd here.
  */
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,6 +15,7 @@ import { buildBusyboxImage } from '../test/support/busybox-image.js';
 import { processesUsing } from '../test/support/berthd.js';
 import { dockerSaveTar } from '../test/support/oci-build.js';
 import { type BenchEngine, berthdMissing, docker, startBerthd, startDockerd } from './lib/engines.js';
+import { startInstantDaemon } from './lib/instant-daemon.js';
 import { watchNewParentCgroup } from './lib/cgroup-leftovers.js';
 import { listProcesses, memAvailableKiB, sumPssKiB, sumRssKiB } from './lib/procs.js';
 import { fmtMiB, fmtRatio, median, min, renderTable, secondsSince } from './lib/stats.js';
@@ -19,7 +23,7 @@ import { countDockerStdout, timeDockerToNull } from './lib/timed-cli.js';
 
 type EngineName = BenchEngine['name'];
 const ENGINES: EngineName[] = ['dockerd', 'berthd'];
-const SECTIONS = ['run-none', 'run-default', 'exec', 'parallel', 'logs'] as const;
+const SECTIONS = ['run-none', 'run-default', 'exec', 'parallel', 'logs', 'floor'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const PARALLEL = 50;
@@ -125,7 +129,7 @@ async function must(engine: BenchEngine, args: string[]): Promise<string> {
 }
 
 /** Times one CLI call whose output is discarded; a non-zero exit is an error. */
-async function timed(engine: BenchEngine, args: string[]): Promise<number> {
+async function timed(engine: Pick<BenchEngine, 'env'>, args: string[]): Promise<number> {
   const r = await timeDockerToNull(engine, args);
   if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${r.code}): ${r.stderr.trim().slice(0, 300)}`);
   return r.seconds;
@@ -316,6 +320,27 @@ async function logsSection(results: Results, engines: BenchEngine[], runs: numbe
 
 // ---------------------------------------------------------------------------------------------
 
+/** The docker CLI's own time for the benched commands, against a daemon that does nothing. */
+async function floorSection(runs: number): Promise<Array<[string, number]>> {
+  const stub = await startInstantDaemon();
+  try {
+    const out: Array<[string, number]> = [];
+    const commands: Array<[string, string[]]> = [
+      ['run --rm --network none true', ['run', '--rm', '--network', 'none', 'busybox', 'true']],
+      ['exec true', ['exec', 'c0ffee', 'true']],
+    ];
+    for (const [label, args] of commands) {
+      await timed(stub, args);
+      const xs: number[] = [];
+      for (let i = 0; i < runs; i++) xs.push(await timed(stub, args));
+      out.push([label, median(xs)]);
+    }
+    return out;
+  } finally {
+    await stub.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const opts = parseOptions();
   const engines: BenchEngine[] = [];
@@ -336,6 +361,7 @@ async function main(): Promise<void> {
 
   const results = new Results();
   const notes: string[] = [];
+  let floor: Array<[string, number]> = [];
   try {
     const image = await buildBusyboxImage();
     const archive = await dockerSaveTar(image, ['busybox:latest']);
@@ -397,6 +423,7 @@ async function main(): Promise<void> {
       }
     }
     if (!opts.skip.has('logs')) await logsSection(results, engines, opts.runs);
+    if (!opts.skip.has('floor')) floor = await floorSection(opts.runs);
   } finally {
     await cleanup();
   }
@@ -405,6 +432,11 @@ async function main(): Promise<void> {
   process.stdout.write(`${render(results)}\n\n`);
   process.stdout.write('ratio = dockerd / berthd: above 1 means berthd is faster (or uses less memory)\n');
   process.stdout.write('dockerd RSS = dockerd + its containerd; berthd RSS = berthd alone\n');
+  for (const [label, seconds] of floor) {
+    const d = results.rows.find((r) => r.label.startsWith(label))?.values.dockerd;
+    const best = d !== undefined ? `: at most ${fmtRatio(d / seconds)} faster than dockerd for any engine` : '';
+    process.stdout.write(`floor: the docker CLI alone for ${label} (stand-in daemon answering at once): ${fmtTime(seconds)} median${best}\n`);
+  }
   for (const n of notes) process.stdout.write(`note: ${n}\n`);
   for (const err of results.errors) process.stdout.write(`error: ${err.engine} ${err.section}: ${err.message.split('\n')[0]?.slice(0, 300)}\n`);
   if (results.errors.length > 0) process.exitCode = 1;

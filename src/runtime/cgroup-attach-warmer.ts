@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { closeSync, openSync, readFileSync, write } from 'node:fs';
 import { join, posix } from 'node:path';
 
 /**
@@ -17,36 +16,64 @@ const WARM_INTERVAL_MS = 3;
 
 export class CgroupAttachWarmer {
   private until = 0;
+  private holds = 0;
   private running = false;
   private disabled: boolean;
+  private fd: number | undefined;
+  private readonly pidText: Buffer;
 
   /** `procsFile` is the cgroup.procs of the cgroup this process is in; undefined turns warming off. */
   constructor(
     private readonly procsFile: string | undefined,
-    private readonly pid: number = process.pid,
+    pid: number = process.pid,
   ) {
     this.disabled = procsFile === undefined;
+    this.pidText = Buffer.from(String(pid));
   }
 
   /** Keeps the lock warm for the next `ms` milliseconds (extending any earlier request). Never throws. */
   keepWarm(ms: number): void {
     if (this.disabled) return;
     this.until = Math.max(this.until, Date.now() + ms);
-    if (!this.running) void this.loop();
+    this.run();
+  }
+
+  /** Keeps the lock warm until the returned function is called (at most once counts). */
+  hold(): () => void {
+    if (this.disabled) return () => undefined;
+    this.holds += 1;
+    this.run();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.holds -= 1;
+    };
+  }
+
+  private wanted(): boolean {
+    return !this.disabled && (this.holds > 0 || Date.now() < this.until);
+  }
+
+  private run(): void {
+    if (this.running) return;
+    this.running = true;
+    void this.loop().finally(() => (this.running = false));
   }
 
   private async loop(): Promise<void> {
-    this.running = true;
     try {
-      while (Date.now() < this.until) {
-        await writeFile(this.procsFile as string, String(this.pid));
+      this.fd ??= openSync(this.procsFile as string, 'w');
+      while (this.wanted()) {
+        const fd = this.fd;
+        await new Promise<void>((resolve, reject) => write(fd, this.pidText, 0, this.pidText.length, 0, (e) => (e ? reject(e) : resolve())));
         await new Promise((r) => setTimeout(r, WARM_INTERVAL_MS));
       }
     } catch {
       // A host that refuses the write (a delegated or read-only cgroup tree) only loses the speed-up.
       this.disabled = true;
-    } finally {
-      this.running = false;
+      if (this.fd !== undefined) closeSync(this.fd);
+      this.fd = undefined;
     }
   }
 }

@@ -94,8 +94,13 @@ export class OciRuntime {
    * Says a create or exec is coming within `ms`: the cgroup move it makes then finds the kernel's lock warm
    * (cgroup-attach-warmer.ts) instead of waiting out a grace period.
    */
-  expectCgroupAttach(ms = 250): void {
+  expectCgroupAttach(ms: number): void {
     this.cgroupWarmer?.keepWarm(ms);
+  }
+
+  /** Keeps that lock warm until the returned function is called: around a create or an exec. */
+  holdCgroupAttachWarm(): () => void {
+    return this.cgroupWarmer?.hold() ?? (() => undefined);
   }
 
   /** The global arguments every invocation starts with (conmon gets them through --runtime-arg). */

@@ -85,3 +85,25 @@ test('a write that fails turns warming off; no file means no warming at all', as
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('hold keeps the lock warm until released, whatever the time', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-warm-'));
+  try {
+    const file = join(dir, 'cgroup.procs');
+    await writeFile(file, '');
+    const warmer = new CgroupAttachWarmer(file, 77);
+    const release = warmer.hold();
+    assert.equal(await eventually(file, '77'), '77');
+    await new Promise((r) => setTimeout(r, 30));
+    await writeFile(file, 'xx');
+    assert.equal(await eventually(file, '77'), '77', 'still held: written again');
+    release();
+    release();
+    await new Promise((r) => setTimeout(r, 20));
+    await writeFile(file, 'xx');
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await readFile(file, 'utf8'), 'xx', 'released: no more writes');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -250,7 +250,7 @@ export class ContainerService {
     validateLogConfig(hostConfig.LogConfig);
     const runtimeName = (hostConfig.Runtime as string | undefined) || this.opts.defaultRuntime;
     // A start usually follows a create within milliseconds (docker run).
-    this.runtime(runtimeName).expectCgroupAttach();
+    this.runtime(runtimeName).expectCgroupAttach(30);
     const planned = planMounts(
       {
         binds: hostConfig.Binds ?? [],
@@ -432,9 +432,18 @@ export class ContainerService {
     const row = this.records.get(id);
     if (!row) throw notFound(`No such container: ${id}`);
     if (row.doc.State.Running) throw new BerthError('not_modified', 'container already started');
-    const d = this.dirs(id);
     const rt = this.runtime(row.doc.Berth.runtime);
-    rt.expectCgroupAttach();
+    const releaseWarm = rt.holdCgroupAttachWarm();
+    try {
+      await this.createAndStart(row, rt);
+    } finally {
+      releaseWarm();
+    }
+  }
+
+  private async createAndStart(row: Row, rt: OciRuntime): Promise<void> {
+    const id = row.id;
+    const d = this.dirs(id);
     await mkdir(d.rootfs, { recursive: true });
     // A runtime state left from an earlier run (a crash between exit and clean-up) would make create fail.
     if (existsSync(path.join(rt.root, id))) await rt.delete(id, { force: true });

@@ -101,7 +101,7 @@ export class ExecService {
     if (!t.running) throw conflict(`container ${t.id} is not running`);
     if (!config.Cmd?.length) throw invalidArgument('No exec command specified');
     // The start follows within milliseconds (docker exec).
-    t.runtime.expectCgroupAttach();
+    t.runtime.expectCgroupAttach(30);
     const id = randomBytes(32).toString('hex');
     this.execs.set(id, { id, containerId: t.id, config, running: false, exitCode: null, pid: 0, started: false, dir: path.join(this.execRoot, 'exec', id) });
     this.events.publish('container', `exec_create: ${config.Cmd.join(' ')}`, t.id, { execID: id, name: t.name });
@@ -131,10 +131,20 @@ export class ExecService {
   }
 
   private async startProcess(e: ExecRecord, attach: boolean): Promise<StartedExec> {
-    const id = e.id;
     const t = this.target(e.containerId);
     if (!t.running) throw conflict(`container ${t.id} is not running`);
-    t.runtime.expectCgroupAttach();
+    // Until the process is in the container's cgroups, i.e. until its pid is known.
+    const releaseWarm = t.runtime.holdCgroupAttachWarm();
+    try {
+      return await this.startInContainer(e, t, attach, releaseWarm);
+    } catch (err) {
+      releaseWarm();
+      throw err;
+    }
+  }
+
+  private async startInContainer(e: ExecRecord, t: ExecTarget, attach: boolean, released: () => void): Promise<StartedExec> {
+    const id = e.id;
     const [base, user] = await Promise.all([
       readBundleProcess(t.bundle),
       e.config.User ? resolveUser(t.rootfs, e.config.User, []) : undefined,
@@ -203,7 +213,7 @@ export class ExecService {
         throw err;
       },
     );
-    pid.then((p) => (e.pid = p), () => undefined);
+    pid.then((p) => (e.pid = p), () => undefined).finally(released);
     const finished = exited.then(
       (code) => code,
       () => 126,

@@ -40,7 +40,7 @@ export interface ProbeTarget {
 
 /** Runs one probe through conmon, as `docker exec` does, and returns its exit code and output. */
 export async function runProbe(t: ProbeTarget, cmd: string[], timeoutMs: number): Promise<{ code: number; output: string }> {
-  t.runtime.expectCgroupAttach();
+  t.runtime.expectCgroupAttach(100);
   const base = await readBundleProcess(t.bundle);
   const sessionId = `health-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   const dir = path.join(t.execRoot, 'health', sessionId);
