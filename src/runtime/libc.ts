@@ -230,3 +230,116 @@ export function eventfd(initval: number, flags: number): number {
   if (fd < 0) throw syscallError('eventfd', String(initval));
   return fd;
 }
+
+// --- processes: posix_spawn (vfork semantics, no page-table copy of the daemon) and reaping ---
+
+const posixSpawnFn = libc.func('int posix_spawn(_Out_ int *pid, const char *path, void *actions, void *attr, const char **argv, const char **envp)');
+const actionsInitFn = libc.func('int posix_spawn_file_actions_init(void *actions)');
+const actionsDestroyFn = libc.func('int posix_spawn_file_actions_destroy(void *actions)');
+const actionsDup2Fn = libc.func('int posix_spawn_file_actions_adddup2(void *actions, int fd, int newfd)');
+const actionsOpenFn = libc.func('int posix_spawn_file_actions_addopen(void *actions, int fd, const char *path, int oflag, uint32_t mode)');
+const attrInitFn = libc.func('int posix_spawnattr_init(void *attr)');
+const attrDestroyFn = libc.func('int posix_spawnattr_destroy(void *attr)');
+const attrSetFlagsFn = libc.func('int posix_spawnattr_setflags(void *attr, short flags)');
+const attrSetSigMaskFn = libc.func('int posix_spawnattr_setsigmask(void *attr, void *set)');
+const attrSetSigDefaultFn = libc.func('int posix_spawnattr_setsigdefault(void *attr, void *set)');
+const sigEmptySetFn = libc.func('int sigemptyset(void *set)');
+const sigFillSetFn = libc.func('int sigfillset(void *set)');
+const waitpidFn = libc.func('int waitpid(int pid, _Out_ int *status, int options)');
+const pipe2Fn = libc.func('int pipe2(_Out_ int *fds, int flags)');
+
+const POSIX_SPAWN_SETSIGDEF = 0x04;
+const POSIX_SPAWN_SETSIGMASK = 0x08;
+const WNOHANG = 1;
+const O_CLOEXEC = 0o2000000;
+/** Larger than glibc's posix_spawn_file_actions_t (80 bytes), posix_spawnattr_t (336) and sigset_t (128). */
+const OPAQUE_SIZE = 1024;
+
+/** What the child's descriptor `fd` is made of before the program starts. */
+export type SpawnFdAction = { fd: number; dup: number } | { fd: number; open: string; flags: number };
+
+/**
+ * Starts `file` (absolute) with `argv` (argv[0] included) and `env`, every signal at its default and none blocked (Node
+ * ignores SIGPIPE; a fresh program must not inherit that). Returns the pid; throws a SyscallError when it cannot start.
+ */
+export function posixSpawn(file: string, argv: readonly string[], env: readonly string[], fds: readonly SpawnFdAction[]): number {
+  const actions = Buffer.alloc(OPAQUE_SIZE);
+  const attr = Buffer.alloc(OPAQUE_SIZE);
+  const sigs = Buffer.alloc(OPAQUE_SIZE);
+  actionsInitFn(actions);
+  attrInitFn(attr);
+  try {
+    attrSetFlagsFn(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    sigEmptySetFn(sigs);
+    attrSetSigMaskFn(attr, sigs);
+    sigFillSetFn(sigs);
+    attrSetSigDefaultFn(attr, sigs);
+    for (const a of fds) {
+      if ('dup' in a) actionsDup2Fn(actions, a.dup, a.fd);
+      else actionsOpenFn(actions, a.fd, a.open, a.flags, 0);
+    }
+    const pid = [0];
+    const err = posixSpawnFn(pid, file, actions, attr, [...argv, null], [...env, null]) as number;
+    if (err !== 0) {
+      // posix_spawn returns the error instead of setting errno.
+      koffi.errno(err);
+      throw syscallError('posix_spawn', file);
+    }
+    return pid[0] as number;
+  } finally {
+    actionsDestroyFn(actions);
+    attrDestroyFn(attr);
+  }
+}
+
+/** waitpid(pid, WNOHANG): undefined while it runs; its raw wait status once reaped; null when it is not our child. */
+export function reapNoHang(pid: number): number | null | undefined {
+  const status = [0];
+  const r = waitpidFn(pid, status, WNOHANG) as number;
+  if (r === 0) return undefined;
+  return r < 0 ? null : (status[0] ?? 0);
+}
+
+/** A pipe as [read end, write end], both close-on-exec and blocking. */
+export function pipe(): [number, number] {
+  const fds = [0, 0];
+  koffi.errno(0);
+  if ((pipe2Fn(fds, O_CLOEXEC) as number) !== 0) throw syscallError('pipe2', '');
+  return [fds[0] as number, fds[1] as number];
+}
+
+
+// --- sealed memory files ---
+
+const memfdCreateFn = libc.func('int memfd_create(const char *name, unsigned int flags)');
+const fcntlFn = libc.func('int fcntl(int fd, int cmd, ...)');
+
+export const MFD_CLOEXEC = 0x1;
+export const MFD_ALLOW_SEALING = 0x2;
+/** Kernels from 6.3 may refuse to execute a memfd created without it (vm.memfd_noexec); older ones reject it (EINVAL). */
+export const MFD_EXEC = 0x10;
+export const F_SEAL_SEAL = 0x1;
+export const F_SEAL_SHRINK = 0x2;
+export const F_SEAL_GROW = 0x4;
+export const F_SEAL_WRITE = 0x8;
+const F_ADD_SEALS = 1033;
+const F_GET_SEALS = 1034;
+
+export function memfdCreate(name: string, flags: number): number {
+  koffi.errno(0);
+  const fd = memfdCreateFn(name, flags) as number;
+  if (fd < 0) throw syscallError('memfd_create', name);
+  return fd;
+}
+
+export function addSeals(fd: number, seals: number): void {
+  koffi.errno(0);
+  if ((fcntlFn(fd, F_ADD_SEALS, 'int', seals) as number) !== 0) throw syscallError('fcntl(F_ADD_SEALS)', `fd ${fd}`);
+}
+
+export function getSeals(fd: number): number {
+  koffi.errno(0);
+  const seals = fcntlFn(fd, F_GET_SEALS) as number;
+  if (seals < 0) throw syscallError('fcntl(F_GET_SEALS)', `fd ${fd}`);
+  return seals;
+}

@@ -1,6 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { closeSync, readFileSync, writeSync } from 'node:fs';
-import koffi from 'koffi';
+import { accessSync, closeSync, constants as fsc, readFileSync, writeSync } from 'node:fs';
+import { addSeals, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE, getSeals, memfdCreate, MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_EXEC, type SyscallError } from './libc.js';
 
 /**
  * crun and runc guard the host binary against a container rewriting it through /proc/self/exe
@@ -11,23 +10,7 @@ import koffi from 'koffi';
  * the same (nothing can write to a sealed memfd); the second start is gone (~2 ms per runtime call here).
  */
 
-const MFD_CLOEXEC = 0x1;
-const MFD_ALLOW_SEALING = 0x2;
-/** Kernels from 6.3 may refuse to execute a memfd created without it (vm.memfd_noexec); older ones reject it. */
-const MFD_EXEC = 0x10;
-const F_ADD_SEALS = 1033;
-const F_GET_SEALS = 1034;
-const SEALS = 0x1 | 0x2 | 0x4 | 0x8; // SEAL, SHRINK, GROW, WRITE
-
-let memfdCreate: ((name: string, flags: number) => number) | undefined;
-let fcntl: ((fd: number, cmd: number, ...args: unknown[]) => number) | undefined;
-
-function bind(): void {
-  if (memfdCreate) return;
-  const libc = koffi.load('libc.so.6');
-  memfdCreate = libc.func('int memfd_create(const char *name, unsigned int flags)') as (name: string, flags: number) => number;
-  fcntl = libc.func('int fcntl(int fd, int cmd, ...)') as (fd: number, cmd: number, ...args: unknown[]) => number;
-}
+const SEALS = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 
 const copies = new Map<string, string>();
 
@@ -48,19 +31,28 @@ export function sealedExecPath(binary: string): string {
   return result;
 }
 
-function sealedCopy(binary: string): string {
-  bind();
-  const name = binary.slice(binary.lastIndexOf('/') + 1) || 'runtime';
-  let fd = memfdCreate!(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
-  if (fd < 0) fd = memfdCreate!(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0) throw new Error('memfd_create failed');
+/**
+ * An executable memfd: MFD_EXEC where the kernel knows it (6.3+, where vm.memfd_noexec=2 refuses it: no copy then);
+ * an older kernel rejects the flag with EINVAL and makes every memfd executable.
+ */
+function executableMemfd(name: string): number {
   try {
-    const content = readFileSync(binary);
+    return memfdCreate(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+  } catch (e) {
+    if ((e as SyscallError).code !== 'EINVAL') throw e;
+    return memfdCreate(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  }
+}
+
+function sealedCopy(binary: string): string {
+  const content = readFileSync(binary);
+  const fd = executableMemfd(binary.slice(binary.lastIndexOf('/') + 1) || 'runtime');
+  try {
     for (let off = 0; off < content.length; ) off += writeSync(fd, content, off, content.length - off);
-    if (fcntl!(fd, F_ADD_SEALS, 'int', SEALS) !== 0) throw new Error('sealing failed');
-    if ((fcntl!(fd, F_GET_SEALS) & SEALS) !== SEALS) throw new Error('seals missing');
-    // A host may forbid executing memfds (vm.memfd_noexec=2): the copy must prove it runs.
-    execFileSync(`/proc/${process.pid}/fd/${fd}`, ['--version'], { stdio: 'ignore', timeout: 5000 });
+    addSeals(fd, SEALS);
+    if ((getSeals(fd) & SEALS) !== SEALS) throw new Error('seals missing');
+    // A memfd the kernel made non-executable (MFD_NOEXEC_SEAL) shows it in its mode.
+    accessSync(`/proc/${process.pid}/fd/${fd}`, fsc.X_OK);
   } catch (e) {
     closeSync(fd);
     throw e;

@@ -1,7 +1,7 @@
 import { mkdir, open, readdir, unlink } from 'node:fs/promises';
-import koffi from 'koffi';
 import { conflict } from '../../errors.js';
-import { execChecked, execTool } from './exec.js';
+import { MNT_DETACH, umount2, type SyscallError } from '../libc.js';
+import { execChecked } from './exec.js';
 
 /**
  * Network namespaces kept alive by a bind mount of their nsfs file (what `ip netns add` does, under berth's own
@@ -9,11 +9,6 @@ import { execChecked, execTool } from './exec.js';
  * The unmount is a direct umount2 call: no exec.
  */
 
-const libc = koffi.load('libc.so.6');
-const umount2 = libc.func('int umount2(const char *target, int flags)');
-const MNT_DETACH = 2;
-const EINVAL = 22;
-const ENOENT = 2;
 
 export async function createNetns(dir: string, path: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o755 });
@@ -33,15 +28,12 @@ export async function createNetns(dir: string, path: string): Promise<void> {
 
 /** Lazily unmounts (the namespace dies with its last user) and deletes the file; absent is fine. */
 export async function removeNetns(path: string): Promise<void> {
-  koffi.errno(0);
-  if (umount2(path, MNT_DETACH) !== 0) {
-    const errno = koffi.errno();
+  try {
+    umount2(path, MNT_DETACH);
+  } catch (e) {
     // EINVAL: not a mount point (a half-made sandbox); ENOENT: already gone.
-    if (errno !== EINVAL && errno !== ENOENT) {
-      // Fall back to the tool, which reports a readable error.
-      const r = await execTool('umount', ['-l', path]);
-      if (r.code !== 0) throw new Error(`umount ${path}: errno ${errno}: ${r.stderr.trim()}`);
-    }
+    const code = (e as SyscallError).code;
+    if (code !== 'EINVAL' && code !== 'ENOENT') throw e;
   }
   await unlink(path).catch((e: NodeJS.ErrnoException) => {
     if (e.code !== 'ENOENT') throw e;
