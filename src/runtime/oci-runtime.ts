@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { BerthError, notFound, unavailable } from '../errors.js';
 import type { CgroupAttachWarmer } from './cgroup-attach-warmer.js';
-import { inputPipe, outputPipe, type FifoPipe } from './fifo-pipe.js';
-import { spawnLight, type LightChild } from './light-spawn.js';
+import { spawnLight, type LightChild, type LightStdio } from './light-spawn.js';
 import type { OciListEntry, OciState, OciStatus } from './runtime-types.js';
 
 /**
@@ -242,35 +241,11 @@ export class OciRuntime {
   execAttached(id: string, o: { processPath: string; sessionDir: string; stdin: boolean }): AttachedExec {
     const logPath = join(o.sessionDir, `${this.name}.log`);
     const pidPath = join(o.sessionDir, 'exec.pid');
-    const pipes: FifoPipe[] = [];
-    let input: FifoPipe | undefined;
-    let out: FifoPipe;
-    let err: FifoPipe;
-    try {
-      if (o.stdin) pipes.push((input = inputPipe(join(o.sessionDir, 'stdin'))));
-      pipes.push((out = outputPipe(join(o.sessionDir, 'stdout'))));
-      pipes.push((err = outputPipe(join(o.sessionDir, 'stderr'))));
-    } catch (e) {
-      for (const p of pipes) {
-        p.closeChildEnd();
-        p.stream.destroy();
-      }
-      throw e;
-    }
-    let child: LightChild | undefined;
-    let spawnError: Error | undefined;
-    try {
-      child = spawnLight(this.execPath, [...this.globalArgs(), `--log=${logPath}`, 'exec', '--process', o.processPath, '--pid-file', pidPath, id], {
-        env: process.env,
-        stdio: [input?.childFd ?? 'ignore', out.childFd, err.childFd],
-      });
-    } catch (e) {
-      spawnError = e as Error;
-    } finally {
-      // The child has its copies; ours would keep the pipes open past its exit.
-      for (const p of pipes) p.closeChildEnd();
-    }
-    input?.stream.on('error', () => {
+    const child = this.spawn([`--log=${logPath}`, 'exec', '--process', o.processPath, '--pid-file', pidPath, id], [o.stdin ? 'input' : 'ignore', 'output', 'output']);
+    const input = child.pipes.get(0);
+    const out = child.pipes.get(1) as Socket;
+    const err = child.pipes.get(2) as Socket;
+    input?.on('error', () => {
       /* the process may end without reading its input */
     });
 
@@ -283,12 +258,6 @@ export class OciRuntime {
         () => 0,
       );
     const exitCode = new Promise<number>((resolve, reject) => {
-      if (!child) {
-        ended = true;
-        settlePid(0);
-        reject(unavailable(`cannot run ${this.name} (${this.path}): ${spawnError?.message}`, spawnError));
-        return;
-      }
       void child.exited.then(({ code, signal }) => {
         ended = true;
         // The runtime writes the pid file before it waits, so it is there now if the process ever ran.
@@ -310,12 +279,12 @@ export class OciRuntime {
     })();
     // Output normally ends with the process; whatever still holds the pipes afterwards is cut off.
     void exitCode.catch(() => undefined).then(() => {
-      endWhenQuiet(out.stream);
-      endWhenQuiet(err.stream);
-      input?.stream.destroy();
+      endWhenQuiet(out);
+      endWhenQuiet(err);
+      input?.destroy();
     });
 
-    return { pid, exitCode, stdin: input?.stream, stdout: out.stream, stderr: err.stream };
+    return { pid, exitCode, stdin: input, stdout: out, stderr: err };
   }
 
   async list(): Promise<OciListEntry[]> {
@@ -343,16 +312,17 @@ export class OciRuntime {
     return new BerthError('internal', `${this.name} ${verb}${id ? ` ${id}` : ''}: ${msg}`);
   }
 
-  private async run(args: string[], stdin?: string): Promise<RunResult> {
-    let child: LightChild;
+  /** The runtime with its global arguments, started without a fork of the daemon. */
+  private spawn(args: string[], stdio: LightStdio[]): LightChild {
     try {
-      child = spawnLight(this.execPath, [...this.globalArgs(), ...args], {
-        env: process.env,
-        stdio: [stdin === undefined ? 'ignore' : 'input', 'output', 'output'],
-      });
+      return spawnLight(this.execPath, [...this.globalArgs(), ...args], { env: process.env, stdio });
     } catch (e) {
       throw unavailable(`cannot run ${this.name} (${this.path}): ${(e as Error).message}`, e);
     }
+  }
+
+  private async run(args: string[], stdin?: string): Promise<RunResult> {
+    const child = this.spawn(args, [stdin === undefined ? 'ignore' : 'input', 'output', 'output']);
     if (stdin !== undefined) {
       const w = child.pipes.get(0);
       // The runtime may exit before reading stdin; its exit code tells.
