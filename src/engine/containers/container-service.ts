@@ -499,10 +499,7 @@ export class ContainerService {
       const raw = err instanceof Error ? err.message : String(err);
       const message = `failed to create task for container: OCI runtime create failed: unable to start container process: ${startFailureMessage(raw, row.doc.Path)}`;
       await Promise.all(this.takeBeforeRun(id).map((h) => h(undefined).catch(() => undefined)));
-      await rt.delete(id, { force: true }).catch(() => undefined);
-      await unmount(d.rootfs).catch(() => undefined);
-      await this.opts.volumes.release(id, mountsOf(row.doc)).catch(() => undefined);
-      await this.releaseNetwork(row);
+      await this.releaseRun(row, 'any');
       row.doc.State = { ...row.doc.State, Status: 'created', Running: false, Pid: 0, ExitCode: startFailureCode(message), Error: message };
       this.save(row);
       this.events.publish('container', 'die', id, { exitCode: String(row.doc.State.ExitCode), image: row.doc.Config.Image, name: row.name });
@@ -514,6 +511,34 @@ export class ContainerService {
     this.watchExit(id);
     this.watchLog(id);
     this.startHealthcheck(id);
+  }
+
+  /**
+   * Everything a run holds, given back after its end or a failed start: the runtime's state, the root filesystem
+   * mount, the network and the volumes; each part even when another fails.
+   */
+  private async releaseRun(row: Row, runtimeState: 'exited' | 'any'): Promise<void> {
+    await Promise.all([this.releaseRoot(row, runtimeState), this.releaseNetwork(row)]);
+    await this.opts.volumes.release(row.id, mountsOf(row.doc)).catch((e: Error) => this.opts.log('warn', `releasing volumes of ${row.id}: ${e.message}`));
+  }
+
+  /**
+   * The runtime's state and the root filesystem mount. 'exited': the process is known gone (its exit file is there),
+   * so the state is cleared without a runtime call, alongside the unmount; 'any': a process may live, so the runtime
+   * kills it and deletes its state first.
+   */
+  private async releaseRoot(row: Row, runtimeState: 'exited' | 'any'): Promise<void> {
+    const rt = this.runtime(row.doc.Berth.runtime);
+    const { rootfs } = this.dirs(row.id);
+    const unmountRoot = (): Promise<void> => unmount(rootfs).catch((e: Error) => this.opts.log('warn', `unmounting ${rootfs}: ${e.message}`));
+    if (runtimeState === 'exited') {
+      await Promise.all([rt.deleteStopped(row.id).catch(() => undefined), unmountRoot()]);
+      return;
+    }
+    if (existsSync(path.join(rt.root, row.id))) {
+      await rt.delete(row.id, { force: true }).catch((e: Error) => this.opts.log('warn', `deleting the runtime state of ${row.id}: ${e.message}`));
+    }
+    await unmountRoot();
   }
 
   /** Gives back the container's addresses, ports and sandbox; its settings keep only what a stopped container shows. */
@@ -594,11 +619,7 @@ export class ContainerService {
       const row = this.records.get(id);
       if (!row) return;
       const d = this.dirs(id);
-      await Promise.all([
-        this.runtime(row.doc.Berth.runtime).deleteStopped(id).catch(() => undefined),
-        unmount(d.rootfs).catch((e: Error) => this.opts.log('warn', `unmounting ${d.rootfs}: ${e.message}`)),
-        this.releaseNetwork(row),
-      ]);
+      await this.releaseRun(row, 'exited');
       row.doc.State = {
         ...row.doc.State,
         Status: 'exited',
@@ -610,7 +631,6 @@ export class ContainerService {
         FinishedAt: new Date().toISOString(),
       };
       this.save(row);
-      await this.opts.volumes.release(id, mountsOf(row.doc)).catch((e: Error) => this.opts.log('warn', `releasing volumes of ${id}: ${e.message}`));
       this.events.publish('container', 'die', id, { exitCode: String(code), image: row.doc.Config.Image, name: row.name });
       this.waits.emit(`exit:${id}`, code);
     });
@@ -764,10 +784,8 @@ export class ContainerService {
     let files: Promise<unknown> = Promise.resolve();
     await this.locked(row.id, async () => {
       const d = this.dirs(row.id);
-      const rt = this.runtime(row.doc.Berth.runtime);
-      if (existsSync(path.join(rt.root, row.id))) await rt.delete(row.id, { force: true }).catch(() => undefined);
-      await unmount(d.rootfs).catch(() => undefined);
-      await this.releaseNetwork(row);
+      // Usually already given back at the exit; a container that never ran cleanly may still hold them.
+      await Promise.all([this.releaseRoot(row, 'any'), this.releaseNetwork(row)]);
       this.records.remove(row.id);
       // Nothing can name the container any more: its files go while the waiters hear of the removal (a crash in
       // between leaves directories without a record, which the next start-up removes).
@@ -1055,24 +1073,16 @@ export class ContainerService {
     }
   }
 
-
   /**
    * A daemon killed in the middle of a start leaves a container the runtime created (waiting to be started, with its
    * conmon) and a mounted root, while the record still says "created": take both down.
    */
   private async removeHalfStarted(row: Row): Promise<void> {
-    const d = this.dirs(row.id);
-    let rt: OciRuntime;
-    try {
-      rt = this.runtime(row.doc.Berth.runtime);
-    } catch {
-      return;
-    }
-    if (existsSync(path.join(rt.root, row.id))) {
-      this.opts.log('info', `removing the runtime state of ${row.id}, left by an interrupted start`);
-      await rt.delete(row.id, { force: true }).catch((e: Error) => this.opts.log('warn', `deleting ${row.id}: ${e.message}`));
-    }
-    if (await isMounted(d.rootfs)) await unmount(d.rootfs).catch((e: Error) => this.opts.log('warn', `unmounting ${d.rootfs}: ${e.message}`));
+    if (!this.opts.runtimes[row.doc.Berth.runtime]) return;
+    const stateLeft = existsSync(path.join(this.runtime(row.doc.Berth.runtime).root, row.id));
+    if (!stateLeft && !(await isMounted(this.dirs(row.id).rootfs))) return;
+    this.opts.log('info', `clearing what an interrupted start of ${row.id} left (runtime state, root mount)`);
+    await this.releaseRoot(row, 'any');
   }
 
   /** Container directories without a record (a crash between a create or remove and its files) go at start-up. */
