@@ -1,5 +1,6 @@
 import { closeSync, openSync, readFileSync, write } from 'node:fs';
 import { join, posix } from 'node:path';
+import { unescapeMountinfo } from './mounts.js';
 
 /**
  * Moving a process between cgroups (writing cgroup.procs) takes the kernel's global cgroup threadgroup lock for
@@ -93,14 +94,9 @@ function parseMountinfo(text: string): CgroupMount[] {
     const left = line.slice(0, sep).split(' ');
     const right = line.slice(sep + 3).split(' ');
     if (right[0] !== 'cgroup' && right[0] !== 'cgroup2') continue;
-    mounts.push({ root: unescape(left[3] ?? '/'), mountPoint: unescape(left[4] ?? ''), fsType: right[0], superOptions: (right[2] ?? '').split(',') });
+    mounts.push({ root: unescapeMountinfo(left[3] ?? '/'), mountPoint: unescapeMountinfo(left[4] ?? ''), fsType: right[0], superOptions: (right[2] ?? '').split(',') });
   }
   return mounts;
-}
-
-/** mountinfo escapes space, tab, newline and backslash as octal. */
-function unescape(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
 /**

@@ -123,7 +123,8 @@ export async function isMounted(target: string): Promise<boolean> {
   return false;
 }
 
-function unescapeMountinfo(s: string): string {
+/** mountinfo writes space, tab, newline and backslash in paths as octal escapes. */
+export function unescapeMountinfo(s: string): string {
   return s.includes('\\') ? s.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8))) : s;
 }
 
