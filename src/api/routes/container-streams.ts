@@ -5,10 +5,9 @@ import { archivePath, extractInto, statPath } from '../../engine/containers/arch
 import type { Engine } from '../../engine/engine.js';
 import type { ExecConfig, ExecPipes } from '../../engine/containers/exec-service.js';
 import { parseTimestamp } from '../../engine/images/filters.js';
-import { BerthError, invalidArgument } from '../../errors.js';
+import { invalidArgument } from '../../errors.js';
 import { DEFAULT_DETACH_KEYS, DetachKeyFilter, parseDetachKeys } from '../detach-keys.js';
 import { AttachSocket } from '../../runtime/attach-socket.js';
-import { visitLog } from '../../runtime/container-log.js';
 import { LogFrameWriter } from '../../engine/containers/log-frames.js';
 import type { RequestContext } from '../context.js';
 import { attachContentType, attachStreamOptions, drained, type HijackedStream } from '../hijack.js';
@@ -22,48 +21,28 @@ function nsBound(ctx: RequestContext, name: string): bigint | undefined {
 }
 
 async function streamLogs(ctx: RequestContext, engine: Engine): Promise<void> {
-  const target = engine.containers.logPathOf(ctx.params.id);
-  // moby's ErrReadLogsNotSupported (a NotImplemented error).
-  if (target.driver === 'none') throw new BerthError('not_implemented', 'configured logging driver does not support reading');
-  const stdout = ctx.bool('stdout');
-  const stderr = ctx.bool('stderr');
-  if (!stdout && !stderr) throw invalidArgument('you must choose at least one stream');
-  const follow = ctx.bool('follow');
-  const tailRaw = ctx.query.get('tail');
-  const tail = tailRaw && tailRaw !== 'all' ? Number.parseInt(tailRaw, 10) : undefined;
-  if (tail !== undefined && Number.isNaN(tail)) throw invalidArgument(`invalid tail value: ${tailRaw}`);
-  ctx.res.writeHead(200, { 'Content-Type': attachContentType(ctx.apiVersion, target.tty) });
+  const logs = engine.containers.openLogs(ctx.params.id, {
+    stdout: ctx.bool('stdout'),
+    stderr: ctx.bool('stderr'),
+    follow: ctx.bool('follow'),
+    since: nsBound(ctx, 'since'),
+    until: nsBound(ctx, 'until'),
+    tail: ctx.query.get('tail'),
+  });
+  ctx.res.writeHead(200, { 'Content-Type': attachContentType(ctx.apiVersion, logs.tty) });
   ctx.res.flushHeaders();
-  const stop = new AbortController();
-  ctx.signal.addEventListener('abort', () => stop.abort(), { once: true });
-  // Following ends when the container stops: a short grace lets conmon's last lines reach the file.
-  if (follow && target.running) void engine.containers.stopped(target.id).then(() => setTimeout(() => stop.abort(), 50));
   const res = ctx.res;
-  const frames = new LogFrameWriter(
-    { write: (chunk) => res.write(chunk), drain: () => drained(res) },
-    { framed: !target.tty, timestamps: ctx.bool('timestamps') },
+  const gone = new AbortController();
+  ctx.signal.addEventListener('abort', () => gone.abort(), { once: true });
+  const frames = new LogFrameWriter({ write: (chunk) => res.write(chunk), drain: () => drained(res) }, { framed: !logs.tty, timestamps: ctx.bool('timestamps') });
+  await logs.read(
+    {
+      // bind, not a rest/spread wrapper: this runs once per line.
+      message: frames.message.bind(frames),
+      flush: () => (res.destroyed ? gone.abort() : frames.flush()),
+    },
+    gone.signal,
   );
-  try {
-    await visitLog(
-      target.logPath,
-      {
-        follow: follow && target.running,
-        signal: stop.signal,
-        since: nsBound(ctx, 'since'),
-        until: nsBound(ctx, 'until'),
-        tail,
-        stdout,
-        stderr,
-      },
-      {
-        // bind, not a rest/spread wrapper: this runs once per line.
-        message: frames.message.bind(frames),
-        flush: () => (res.destroyed ? stop.abort() : frames.flush()),
-      },
-    );
-  } catch (err) {
-    if (!stop.signal.aborted && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
   res.end();
 }
 

@@ -63,38 +63,17 @@ export function registerContainerRoutes(router: Router, engine: Engine): void {
 
   router.get('/containers/{id}/top', async (ctx) => ctx.sendJson(200, await containers.top(ctx.params.id, ctx.query.get('ps_args') || '-ef')));
 
-  // Docker's stats: each reading carries the previous one as precpu_stats, so clients can compute CPU %.
   router.get('/containers/{id}/stats', async (ctx) => {
     const stream = ctx.query.get('stream') === null ? true : ctx.bool('stream');
-    const oneShot = ctx.bool('one-shot');
-    const first = await containers.stats(ctx.params.id);
-    const emptyCpu = { cpu_usage: { total_usage: 0 }, system_cpu_usage: 0, online_cpus: 0, throttling_data: {} };
-    const view = (cur: typeof first, prev: typeof first | undefined) => ({
-      ...(cur.sample ?? { read: new Date().toISOString(), pids_stats: {}, blkio_stats: {}, num_procs: 0, storage_stats: {}, cpu_stats: emptyCpu, memory_stats: {} }),
-      preread: prev?.sample?.read ?? '0001-01-01T00:00:00Z',
-      precpu_stats: prev?.sample?.cpu_stats ?? emptyCpu,
-      name: cur.name,
-      id: cur.id,
-      networks: {},
-    });
+    const docs = await containers.statsDocuments(ctx.params.id, { stream, oneShot: ctx.bool('one-shot') }, ctx.signal);
     if (!stream) {
-      if (oneShot || !first.running) {
-        ctx.sendJson(200, view(first, undefined));
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 200));
-      ctx.sendJson(200, view(await containers.stats(ctx.params.id), first));
+      for await (const doc of docs) ctx.sendJson(200, doc);
       return;
     }
     ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
-    let prev: typeof first | undefined;
-    let cur = first;
-    while (!ctx.signal.aborted && !ctx.res.destroyed) {
-      ctx.res.write(JSON.stringify(view(cur, prev)) + '\n');
-      if (!cur.running) break;
-      await new Promise((r) => setTimeout(r, 1000));
-      prev = cur;
-      cur = await containers.stats(ctx.params.id).catch(() => ({ ...cur, running: false, sample: undefined }));
+    for await (const doc of docs) {
+      if (ctx.res.destroyed) break;
+      ctx.res.write(JSON.stringify(doc) + '\n');
     }
     ctx.res.end();
   });

@@ -26,7 +26,8 @@ import { commandOf, generateName, mergeConfig, newContainerId, normalizeHostConf
 import { mountView, parseBindSpec, planMounts, specMountsFor, type ContainerMount } from '../volumes/mount-specs.js';
 import type { VolumeService } from '../volumes/volume-service.js';
 import type { ExecTarget } from './exec-service.js';
-import { sampleStats, type StatsSample } from './stats.js';
+import { sampleStats } from './stats.js';
+import { statsDocuments, type StatsReading } from './stats-readings.js';
 import { healthCommand, intervalMs, recordProbe, runProbe, timeoutMs, type HealthConfig } from './health.js';
 import { containerChanges, type Change } from './changes.js';
 import type { ContainerConfig, ContainerDoc, ContainerState, CreateRequest, HostConfig } from './types.js';
@@ -36,7 +37,8 @@ import type { ConnectTarget, ContainerLookup, ContainerPeer, NetNamespace, Netwo
 import { containerNetInput, linksForCreate, stoppedNetworkSettings } from '../networks/container-network.js';
 import { validatePortBindings } from '../networks/port-specs.js';
 import { emptyNetworkSettings, type NetworkSettings } from '../networks/types.js';
-import { DEFAULT_LOG_CONFIG, logDriverOf, logPolicy, resolveLogConfig, validateLogConfig, type LogConfig, type LogDriverName } from './log-config.js';
+import { DEFAULT_LOG_CONFIG, logDriverOf, logPolicy, resolveLogConfig, validateLogConfig, type LogConfig } from './log-config.js';
+import { visitLog, type LogVisitor, type ReadLogOptions } from '../../runtime/container-log.js';
 import { conmonLogSizeMax, LogRotator } from './log-rotation.js';
 
 type Row = ContainerRow<ContainerDoc>;
@@ -949,10 +951,16 @@ export class ContainerService {
   }
 
   /** A stats reading (zeros for a container that is not running, as Docker reports). */
-  async stats(ref: string): Promise<{ id: string; name: string; running: boolean; sample?: StatsSample }> {
+  async stats(ref: string): Promise<StatsReading> {
     const row = this.resolve(ref);
     if (!row.doc.State.Running) return { id: row.id, name: row.doc.Name, running: false };
     return { id: row.id, name: row.doc.Name, running: true, sample: await sampleStats(row.id, this.cgroupVersion()) };
+  }
+
+  /** Docker's stats documents for the container (stats-readings.ts); throws at once for an unknown one. */
+  statsDocuments(ref: string, o: { stream: boolean; oneShot: boolean }, signal: AbortSignal): Promise<AsyncGenerator<Record<string, unknown>>> {
+    const id = this.resolve(ref).id;
+    return statsDocuments(() => this.stats(id), o, signal);
   }
 
   /** docker update: new limits apply to a running container at once and to every later start. */
@@ -1026,14 +1034,41 @@ export class ContainerService {
     await resizeTerminal(path.join(this.dirs(row.id).bundle, 'ctl'), rows, cols);
   }
 
-  logPathOf(ref: string): { id: string; logPath: string; tty: boolean; running: boolean; driver: LogDriverName } {
+  /**
+   * GET /containers/{id}/logs: the request is checked here (throws before any response), then `read` hands the
+   * messages to the visitor. Following ends when the container stops, after a short grace that lets conmon's last
+   * lines reach the file, or when `signal` aborts.
+   */
+  openLogs(ref: string, o: Omit<ReadLogOptions, 'signal' | 'tail'> & { tail?: string | null }): { tty: boolean; read(v: LogVisitor, signal: AbortSignal): Promise<void> } {
     const row = this.resolve(ref);
-    const driver = logDriverOf(row.doc.HostConfig.LogConfig ?? DEFAULT_LOG_CONFIG);
-    return { id: row.id, logPath: row.doc.LogPath, tty: row.doc.Config.Tty, running: row.doc.State.Running, driver };
+    // moby's ErrReadLogsNotSupported (a NotImplemented error).
+    if (logDriverOf(row.doc.HostConfig.LogConfig ?? DEFAULT_LOG_CONFIG) === 'none') throw new BerthError('not_implemented', 'configured logging driver does not support reading');
+    if (!o.stdout && !o.stderr) throw invalidArgument('you must choose at least one stream');
+    const tail = o.tail && o.tail !== 'all' ? Number.parseInt(o.tail, 10) : undefined;
+    if (tail !== undefined && Number.isNaN(tail)) throw invalidArgument(`invalid tail value: ${o.tail}`);
+    const id = row.id;
+    const logPath = row.doc.LogPath;
+    const follow = (o.follow ?? false) && row.doc.State.Running;
+    return {
+      tty: row.doc.Config.Tty,
+      read: async (v, signal) => {
+        const stop = new AbortController();
+        const abort = (): void => stop.abort();
+        signal.addEventListener('abort', abort, { once: true });
+        if (follow) void this.stopped(id).then(() => setTimeout(abort, 50));
+        try {
+          await visitLog(logPath, { ...o, tail, follow, signal: stop.signal }, v);
+        } catch (err) {
+          if (!stop.signal.aborted && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        } finally {
+          signal.removeEventListener('abort', abort);
+        }
+      },
+    };
   }
 
   /** Resolves when the container next stops (or at once if it is not running). */
-  stopped(id: string): Promise<void> {
+  private stopped(id: string): Promise<void> {
     const row = this.records.get(id);
     if (!row?.doc.State.Running) return Promise.resolve();
     return new Promise((resolve) => this.waits.once(`exit:${id}`, () => resolve()));
