@@ -143,7 +143,7 @@ export class ExecService {
     }
   }
 
-  private async startInContainer(e: ExecRecord, t: ExecTarget, attach: boolean, released: () => void): Promise<StartedExec> {
+  private async startInContainer(e: ExecRecord, t: ExecTarget, attach: boolean, releaseWarm: () => void): Promise<StartedExec> {
     const id = e.id;
     const [base, user] = await Promise.all([
       readBundleProcess(t.bundle),
@@ -213,7 +213,7 @@ export class ExecService {
         throw err;
       },
     );
-    pid.then((p) => (e.pid = p), () => undefined).finally(released);
+    pid.then((p) => (e.pid = p), () => undefined).finally(releaseWarm);
     const finished = exited.then(
       (code) => code,
       () => 126,
