@@ -64,7 +64,10 @@ export async function startInstantDaemon(): Promise<InstantDaemon> {
       } else json(res, 404, { message: `stub: ${req.method} ${url}` });
     });
   });
+  const upgraded = new Set<Socket>();
   server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
     socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
     // An exec's stream ends at once; a container's when it is started.
     if ((req.url ?? '').includes('/exec/')) socket.end();
@@ -74,10 +77,11 @@ export async function startInstantDaemon(): Promise<InstantDaemon> {
   return {
     env: { ...process.env, DOCKER_HOST: `unix://${socketPath}` },
     stop: async () => {
-      attached?.destroy();
-      // The CLI's keep-alive connections would hold close() open.
+      // Nothing may hold the stop: keep-alive connections, hijacked streams, a wait never answered.
+      server.close();
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of upgraded) s.destroy();
+      waiting?.destroy();
       await rm(dir, { recursive: true, force: true });
     },
   };
